@@ -1,0 +1,8 @@
+//! # dragoman-bindings
+//!
+//! UniFFI (Python, Kotlin, Swift) and wasm-bindgen (browser) bindings.
+//!
+//! Not implemented yet: this crate holds its place in the workspace so the architecture is
+//! visible from the folder tree. It exports nothing until its issue lands.
+
+pub use dragoman_core as core;

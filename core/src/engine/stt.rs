@@ -1,0 +1,82 @@
+//! Speech-to-text: audio in, captions out.
+
+use crate::audio::{AudioChunk, StreamTime};
+use crate::error::Result;
+use crate::lang::Lang;
+
+/// A loaded speech-to-text model (Whisper, ...), shared by every stream.
+pub trait SpeechToText: Send + Sync {
+    /// Languages the model can transcribe.
+    fn languages(&self) -> Vec<Lang>;
+
+    /// Starts a stream. Fails if `options` ask for something the model cannot do (a language it
+    /// does not know, translation on an English-only model).
+    fn new_session(&self, options: &SttOptions) -> Result<Box<dyn SttSession>>;
+}
+
+/// One audio stream being transcribed.
+///
+/// Feed mono chunks at the model's rate (16 kHz for Whisper) with [`push_audio`](Self::push_audio),
+/// then drain [`poll_event`](Self::poll_event) until `None`. Committed text is never taken back:
+/// a later `Partial` extends the stable prefix of an earlier one or a `Final` closes it.
+pub trait SttSession: Send {
+    /// Adds audio. Chunks must be contiguous: `chunk.start` equals the end of the previous chunk.
+    fn push_audio(&mut self, chunk: &AudioChunk) -> Result<()>;
+    /// Marks the end of the stream: pending speech is transcribed and finalised.
+    fn finish(&mut self) -> Result<()>;
+    /// The next event, or `None` when there is nothing more until the next push.
+    fn poll_event(&mut self) -> Option<SttEvent>;
+    /// Drops all state and starts a new stream at time zero.
+    fn reset(&mut self);
+}
+
+/// What a speech-to-text session reports.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SttEvent {
+    /// The utterance so far. `text[..stable_prefix_len]` (bytes, on a char boundary) is committed
+    /// and will not change; the rest may still be rewritten.
+    Partial {
+        /// The whole hypothesis.
+        text: String,
+        /// Length in bytes of the committed prefix.
+        stable_prefix_len: usize,
+        /// Where the utterance started.
+        start: StreamTime,
+    },
+    /// A finished utterance.
+    Final {
+        /// The final text.
+        text: String,
+        /// Where the utterance started.
+        start: StreamTime,
+        /// Where it ended.
+        end: StreamTime,
+        /// The language it was transcribed in (detected or given).
+        lang: Lang,
+        /// Probability of `lang` when it was detected; `None` when it was given.
+        lang_probability: Option<f32>,
+    },
+}
+
+/// What the model should do with the speech.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SttTask {
+    /// Write down what was said, in the language it was said in.
+    #[default]
+    Transcribe,
+    /// Write it down in English (Whisper's own speech translation).
+    TranslateToEnglish,
+}
+
+/// Runtime options of a speech-to-text session.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SttOptions {
+    /// The spoken language. Defaults to `None`: detect it per utterance.
+    pub language: Option<Lang>,
+    /// What to produce. Defaults to [`SttTask::Transcribe`].
+    pub task: SttTask,
+}

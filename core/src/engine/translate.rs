@@ -1,0 +1,80 @@
+//! Machine translation: one-shot, and incremental for live captions.
+
+use crate::audio::StreamTime;
+use crate::error::Result;
+use crate::lang::Lang;
+
+/// A loaded translation model (Marian, NLLB, an LLM, ...), shared by every stream.
+pub trait Translator: Send + Sync {
+    /// Whether the model translates `from` into `to` (directly or by pivoting).
+    fn supports(&self, from: Lang, to: Lang) -> bool;
+
+    /// Translates whole sentences, one output per input, in order.
+    fn translate(&self, texts: &[&str], from: Lang, to: Lang) -> Result<Vec<String>>;
+
+    /// Starts an incremental caption translation from `options.from` to `options.to`.
+    fn new_session(&self, options: &TranslationOptions) -> Result<Box<dyn TranslationSession>>;
+}
+
+/// Live captions of one speaker being translated into one language.
+///
+/// Push every caption update from speech-to-text; poll translated captions. A partial caption is
+/// re-translated only when its committed text changed; a final one is always translated.
+pub trait TranslationSession: Send {
+    /// Adds a caption update.
+    fn push_text(&mut self, caption: &CaptionText) -> Result<()>;
+    /// Translates whatever is pending.
+    fn finish(&mut self) -> Result<()>;
+    /// The next translated caption, or `None` until the next push.
+    fn poll_event(&mut self) -> Option<TranslationEvent>;
+    /// Drops all state.
+    fn reset(&mut self);
+}
+
+/// A caption in the source language, as speech-to-text produced it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CaptionText {
+    /// Identifies the utterance; updates of one utterance share it.
+    pub caption_id: u64,
+    /// The text so far.
+    pub text: String,
+    /// Length in bytes of the committed prefix (equals `text.len()` when `is_final`).
+    pub stable_prefix_len: usize,
+    /// Whether the utterance is finished.
+    pub is_final: bool,
+    /// Where the utterance started in the speaker's stream.
+    pub start: StreamTime,
+}
+
+/// A translated caption. A UI replaces the caption with the same id and a lower revision.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct TranslationEvent {
+    /// The `caption_id` of the source caption.
+    pub caption_id: u64,
+    /// Increases with every update of the same caption, starting at 0.
+    pub revision: u32,
+    /// The translation.
+    pub text: String,
+    /// Whether this is the last revision.
+    pub is_final: bool,
+    /// Target language.
+    pub lang: Lang,
+}
+
+/// Runtime options of a caption translation session.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TranslationOptions {
+    /// Source language.
+    pub from: Lang,
+    /// Target language.
+    pub to: Lang,
+}
+
+impl TranslationOptions {
+    /// Translate captions from `from` into `to`.
+    pub fn new(from: Lang, to: Lang) -> Self {
+        Self { from, to }
+    }
+}

