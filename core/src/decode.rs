@@ -26,6 +26,10 @@ use crate::resample::resample;
 /// Real files with a damaged frame or two still play, as in every media player.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 8;
 
+/// Frames a decoder may deliver short of what the container declares without the file being
+/// called damaged: one MPEG audio frame, the most that encoder-delay bookkeeping disagrees by.
+const LOST_FRAMES_TOLERATED: u64 = 1_152;
+
 /// Reads an audio file at its own rate and channel count.
 pub fn decode_file(path: impl AsRef<Path>) -> Result<AudioBuffer> {
     let path = path.as_ref();
@@ -104,6 +108,7 @@ pub fn decode_unguarded(
         .default_track(TrackType::Audio)
         .ok_or(AudioFileError::NoAudioTrack)?;
     let track_id = track.id;
+    let declared_frames = track.num_frames;
     let params = track
         .codec_params
         .as_ref()
@@ -169,8 +174,15 @@ pub fn decode_unguarded(
     if samples.iter().any(|s| !s.is_finite()) {
         return Err(AudioFileError::Corrupt("non-finite sample values".into()));
     }
-    let rate =
-        SampleRate::new(rate).map_err(|_| AudioFileError::Corrupt("sample rate of 0 Hz".into()))?;
+    // Decoders resynchronise past damaged data silently; a file that declares its length
+    // (WAV, FLAC, MP4, MP3 with a LAME header) must deliver it, or audio was lost.
+    let decoded_frames = (samples.len() / channels.max(1)) as u64;
+    if let Some(declared) = declared_frames.filter(|&d| decoded_frames + LOST_FRAMES_TOLERATED < d) {
+        return Err(AudioFileError::Corrupt(format!(
+            "only {decoded_frames} of the {declared} frames the file declares could be decoded"
+        )));
+    }
+    let rate = SampleRate::new(rate).map_err(|_| AudioFileError::Corrupt("sample rate of 0 Hz".into()))?;
     let channels = u16::try_from(channels)
         .ok()
         .filter(|&c| c > 0)
