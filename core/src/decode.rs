@@ -177,12 +177,14 @@ pub fn decode_unguarded(
     // Decoders resynchronise past damaged data silently; a file that declares its length
     // (WAV, FLAC, MP4, MP3 with a LAME header) must deliver it, or audio was lost.
     let decoded_frames = (samples.len() / channels.max(1)) as u64;
-    if let Some(declared) = declared_frames.filter(|&d| decoded_frames + LOST_FRAMES_TOLERATED < d) {
+    if let Some(declared) = declared_frames.filter(|&d| decoded_frames + LOST_FRAMES_TOLERATED < d)
+    {
         return Err(AudioFileError::Corrupt(format!(
             "only {decoded_frames} of the {declared} frames the file declares could be decoded"
         )));
     }
-    let rate = SampleRate::new(rate).map_err(|_| AudioFileError::Corrupt("sample rate of 0 Hz".into()))?;
+    let rate =
+        SampleRate::new(rate).map_err(|_| AudioFileError::Corrupt("sample rate of 0 Hz".into()))?;
     let channels = u16::try_from(channels)
         .ok()
         .filter(|&c| c > 0)

@@ -87,6 +87,10 @@ pub enum Error {
         attempts: Vec<(String, String)>,
     },
 
+    /// A download failed (network, server, or the package client).
+    #[error("download failed: {0}")]
+    Download(String),
+
     /// A model file in a foreign format (CTranslate2, PyTorch pickle, ONNX) could not be read or
     /// converted.
     #[error("cannot convert {}: {reason}", path.display())]

@@ -7,12 +7,17 @@ use dragoman_core::decode::{decode_file, load_audio};
 use dragoman_core::{AudioFileError, Error, SampleRate};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/audio").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/audio")
+        .join(name)
 }
 
 /// Frequency of a tone from its zero crossings.
 fn pitch(samples: &[f32], rate: u32) -> f32 {
-    let crossings = samples.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+        .count();
     crossings as f32 / 2.0 / (samples.len() as f32 / rate as f32)
 }
 
@@ -31,16 +36,76 @@ struct Expect {
 }
 
 const GOOD: &[Expect] = &[
-    Expect { file: "pcm_u8_8k_mono.wav", rate: 8_000, channels: 1, duration_tol: 0.0, level_tol: 0.02 },
-    Expect { file: "pcm_s16_16k_mono.wav", rate: 16_000, channels: 1, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "pcm_s24_44k_stereo.wav", rate: 44_100, channels: 2, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "pcm_s32_48k_stereo.wav", rate: 48_000, channels: 2, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "pcm_f32_22k_mono.wav", rate: 22_050, channels: 1, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "pcm_s16_48k_6ch.wav", rate: 48_000, channels: 6, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "flac_44k_stereo.flac", rate: 44_100, channels: 2, duration_tol: 0.0, level_tol: 0.01 },
-    Expect { file: "vorbis_48k_mono.ogg", rate: 48_000, channels: 1, duration_tol: 0.01, level_tol: 0.05 },
-    Expect { file: "mp3_44k_stereo.mp3", rate: 44_100, channels: 2, duration_tol: 0.06, level_tol: 0.08 },
-    Expect { file: "aac_44k_stereo.m4a", rate: 44_100, channels: 2, duration_tol: 0.06, level_tol: 0.05 },
+    Expect {
+        file: "pcm_u8_8k_mono.wav",
+        rate: 8_000,
+        channels: 1,
+        duration_tol: 0.0,
+        level_tol: 0.02,
+    },
+    Expect {
+        file: "pcm_s16_16k_mono.wav",
+        rate: 16_000,
+        channels: 1,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "pcm_s24_44k_stereo.wav",
+        rate: 44_100,
+        channels: 2,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "pcm_s32_48k_stereo.wav",
+        rate: 48_000,
+        channels: 2,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "pcm_f32_22k_mono.wav",
+        rate: 22_050,
+        channels: 1,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "pcm_s16_48k_6ch.wav",
+        rate: 48_000,
+        channels: 6,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "flac_44k_stereo.flac",
+        rate: 44_100,
+        channels: 2,
+        duration_tol: 0.0,
+        level_tol: 0.01,
+    },
+    Expect {
+        file: "vorbis_48k_mono.ogg",
+        rate: 48_000,
+        channels: 1,
+        duration_tol: 0.01,
+        level_tol: 0.05,
+    },
+    Expect {
+        file: "mp3_44k_stereo.mp3",
+        rate: 44_100,
+        channels: 2,
+        duration_tol: 0.06,
+        level_tol: 0.08,
+    },
+    Expect {
+        file: "aac_44k_stereo.m4a",
+        rate: 44_100,
+        channels: 2,
+        duration_tol: 0.06,
+        level_tol: 0.05,
+    },
 ];
 
 #[test]
@@ -51,19 +116,34 @@ fn every_format_decodes_with_its_duration_level_and_pitch() -> Result<(), Error>
         assert_eq!(audio.rate().hz(), expect.rate, "{name}: rate");
         assert_eq!(audio.channels(), expect.channels, "{name}: channels");
         let duration = audio.duration().as_secs_f64();
-        assert!((duration - 1.0).abs() <= expect.duration_tol + 1e-9, "{name}: duration {duration}");
+        assert!(
+            (duration - 1.0).abs() <= expect.duration_tol + 1e-9,
+            "{name}: duration {duration}"
+        );
         let channels = usize::from(audio.channels());
         for c in 0..channels {
-            let channel: Vec<f32> = audio.samples().iter().skip(c).step_by(channels).copied().collect();
+            let channel: Vec<f32> = audio
+                .samples()
+                .iter()
+                .skip(c)
+                .step_by(channels)
+                .copied()
+                .collect();
             // Skip the edges, where lossy codecs fade in and out.
             let edge = channel.len() / 10;
             let middle = &channel[edge..channel.len() - edge];
             let level = rms(middle);
             let want_level = 0.5 / 2f32.sqrt();
-            assert!((level / want_level - 1.0).abs() <= expect.level_tol, "{name} ch{c}: level {level}");
+            assert!(
+                (level / want_level - 1.0).abs() <= expect.level_tol,
+                "{name} ch{c}: level {level}"
+            );
             let hz = pitch(middle, expect.rate);
             let want_hz = 440.0 * (c + 1) as f32;
-            assert!((hz / want_hz - 1.0).abs() < 0.02, "{name} ch{c}: pitch {hz} Hz, want {want_hz}");
+            assert!(
+                (hz / want_hz - 1.0).abs() < 0.02,
+                "{name} ch{c}: pitch {hz} Hz, want {want_hz}"
+            );
         }
     }
     Ok(())
@@ -79,18 +159,39 @@ fn lossless_samples_match_the_generator() -> Result<(), Error> {
     let w = 2.0 * std::f64::consts::PI * 440.0 / 16_000.0;
     let samples = &audio.samples()[..16_000];
     let project = |f: fn(f64) -> f64| {
-        samples.iter().enumerate().map(|(n, &s)| f64::from(s) * f(w * n as f64)).sum::<f64>() * 2.0 / 16_000.0
+        samples
+            .iter()
+            .enumerate()
+            .map(|(n, &s)| f64::from(s) * f(w * n as f64))
+            .sum::<f64>()
+            * 2.0
+            / 16_000.0
     };
     let (a, b) = (project(f64::sin), project(f64::cos));
-    assert!(((a * a + b * b).sqrt() - 0.5).abs() < 1e-3, "amplitude {}", (a * a + b * b).sqrt());
+    assert!(
+        ((a * a + b * b).sqrt() - 0.5).abs() < 1e-3,
+        "amplitude {}",
+        (a * a + b * b).sqrt()
+    );
     for (n, &s) in samples.iter().enumerate() {
         let ideal = a * (w * n as f64).sin() + b * (w * n as f64).cos();
-        assert!((f64::from(s) - ideal).abs() < 0.01, "sample {n}: {s} vs {ideal}");
+        assert!(
+            (f64::from(s) - ideal).abs() < 0.01,
+            "sample {n}: {s} vs {ideal}"
+        );
     }
     let flac = decode_file(fixture("flac_44k_stereo.flac"))?;
     let wav24 = decode_file(fixture("pcm_s24_44k_stereo.wav"))?;
-    let max_diff = flac.samples().iter().zip(wav24.samples()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(max_diff < 2.0 / 32_768.0, "FLAC (16-bit) vs 24-bit WAV of the same tones: {max_diff}");
+    let max_diff = flac
+        .samples()
+        .iter()
+        .zip(wav24.samples())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        max_diff < 2.0 / 32_768.0,
+        "FLAC (16-bit) vs 24-bit WAV of the same tones: {max_diff}"
+    );
     Ok(())
 }
 
@@ -100,10 +201,18 @@ fn load_audio_gives_16k_mono_of_the_same_length() -> Result<(), Error> {
         let chunk = load_audio(fixture(expect.file), SampleRate::HZ_16000)?;
         assert_eq!(chunk.rate(), SampleRate::HZ_16000);
         let secs = chunk.samples.len() as f64 / 16_000.0;
-        assert!((secs - 1.0).abs() <= expect.duration_tol + 1e-3, "{}: {secs} s", expect.file);
+        assert!(
+            (secs - 1.0).abs() <= expect.duration_tol + 1e-3,
+            "{}: {secs} s",
+            expect.file
+        );
         if expect.channels == 1 {
             let hz = pitch(&chunk.samples[1_600..14_400], 16_000);
-            assert!((hz / 440.0 - 1.0).abs() < 0.02, "{}: pitch after resampling {hz}", expect.file);
+            assert!(
+                (hz / 440.0 - 1.0).abs() < 0.02,
+                "{}: pitch after resampling {hz}",
+                expect.file
+            );
         }
     }
     Ok(())
@@ -112,7 +221,11 @@ fn load_audio_gives_16k_mono_of_the_same_length() -> Result<(), Error> {
 fn kind_of(name: &str) -> AudioFileError {
     match decode_file(fixture(name)) {
         Err(Error::AudioFile { path, kind }) => {
-            assert!(path.ends_with(name), "error names the file: {}", path.display());
+            assert!(
+                path.ends_with(name),
+                "error names the file: {}",
+                path.display()
+            );
             kind
         }
         Err(other) => panic!("{name}: expected an AudioFile error, got {other}"),
@@ -126,14 +239,32 @@ fn bad_files_give_typed_errors_that_name_the_file() {
     assert_eq!(kind_of("text.mp3"), AudioFileError::UnsupportedFormat);
     assert_eq!(kind_of("random.bin"), AudioFileError::UnsupportedFormat);
     assert_eq!(kind_of("no_audio.mp4"), AudioFileError::NoAudioTrack);
-    assert!(matches!(kind_of("truncated.wav"), AudioFileError::Truncated), "truncated.wav");
     assert!(
-        matches!(kind_of("header_only.wav"), AudioFileError::Truncated | AudioFileError::UnsupportedFormat),
+        matches!(kind_of("truncated.wav"), AudioFileError::Truncated),
+        "truncated.wav"
+    );
+    assert!(
+        matches!(
+            kind_of("header_only.wav"),
+            AudioFileError::Truncated | AudioFileError::UnsupportedFormat
+        ),
         "header_only.wav"
     );
-    assert!(matches!(kind_of("corrupt.flac"), AudioFileError::Corrupt(_)), "corrupt.flac");
-    assert!(matches!(kind_of("does-not-exist.wav"), AudioFileError::Io(_)));
+    assert!(
+        matches!(kind_of("corrupt.flac"), AudioFileError::Corrupt(_)),
+        "corrupt.flac"
+    );
+    assert!(matches!(
+        kind_of("does-not-exist.wav"),
+        AudioFileError::Io(_)
+    ));
     // The message a user sees has both the file and the reason.
-    let message = decode_file(fixture("empty.wav")).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(message.contains("empty.wav") && message.contains("empty"), "{message}");
+    let message = decode_file(fixture("empty.wav"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("empty.wav") && message.contains("empty"),
+        "{message}"
+    );
 }

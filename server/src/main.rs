@@ -1,1 +1,21 @@
-fn main() {}
+//! `dragoman`: the command-line tool and (later) the reference server.
+//!
+//! Errors print one line on stderr and exit with status 1; usage errors exit with status 2.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            // `{:#}` puts the whole cause chain on one line.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -303,7 +303,7 @@ pub static CATALOG: &[ModelEntry] = &[
         task: Task::TextToSpeech,
         description: "Piper English (US) voice 'joe', medium quality, 22.05 kHz (VITS, ONNX)",
         licence: Licence {
-            name: "MIT (voice packaging), CC0-1.0 (dataset)",
+            name: "MIT; dataset CC0-1.0",
             commercial_use: true,
         },
         files: &[

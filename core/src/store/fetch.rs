@@ -128,7 +128,7 @@ fn from_hub(
     raw: &Path,
     progress: &dyn PullProgress,
 ) -> Result<()> {
-    let hub_error = |e: hf_hub::api::sync::ApiError| Error::Model(format!("Hub: {e}"));
+    let hub_error = |e: hf_hub::api::sync::ApiError| Error::Download(format!("Hub: {e}"));
     let mut builder = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(false)
         .with_retries(2)
@@ -148,18 +148,31 @@ fn from_hub(
         } else {
             format!("{}/{}", hub.subfolder, file.name)
         };
-        // hf-hub downloads into `<file>.sync.part`, resumes it on the next attempt, and renames it
-        // into its blob store only when complete.
-        let cached = repo
-            .download_with_progress(
-                &remote,
-                HubProgress {
-                    progress,
-                    name: file.name,
-                    done: 0,
-                },
-            )
-            .map_err(hub_error)?;
+        // hf-hub downloads into `blobs/<etag>.part`, resumes a part left by an interrupted run,
+        // and renames it into its blob store when the transfer ends. It does not check that the
+        // transfer ended at the file's size: a connection closed early leaves a short blob, which
+        // is deleted here and fetched again once (restart), before the checksum has the last word.
+        let mut attempts_left = 2;
+        let cached = loop {
+            let cached = repo
+                .download_with_progress(
+                    &remote,
+                    HubProgress {
+                        progress,
+                        name: file.name,
+                        done: 0,
+                    },
+                )
+                .map_err(hub_error)?;
+            attempts_left -= 1;
+            if file_size(&cached) == file.size || attempts_left == 0 {
+                break cached;
+            }
+            if let Ok(blob) = std::fs::canonicalize(&cached) {
+                let _ = std::fs::remove_file(blob);
+            }
+            let _ = std::fs::remove_file(&cached);
+        };
         std::fs::copy(&cached, raw.join(file.name))
             .map_err(|e| Error::io(format!("copying {}", cached.display()), e))?;
     }
@@ -324,12 +337,12 @@ fn download_package(
     if !status.success() {
         let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = tail[tail.len().saturating_sub(3)..].join(" / ");
-        return Err(Error::Model(format!(
+        return Err(Error::Download(format!(
             "{registry} could not fetch {spec} ({status}): {tail}"
         )));
     }
     if !final_path.is_file() {
-        return Err(Error::Model(format!(
+        return Err(Error::Download(format!(
             "{registry} fetched {spec} but {} is not there",
             package.archive
         )));

@@ -282,7 +282,18 @@ impl ModelStore {
         options: &PullOptions,
         progress: &dyn PullProgress,
     ) -> Result<PullOutcome> {
-        let entry = entry(id)?;
+        self.pull_entry(entry(id)?, options, progress)
+    }
+
+    /// Pulls a model described by `entry`, which need not be in [`CATALOG`]: an app can pull its
+    /// own models through the same sources, checks and cache.
+    pub fn pull_entry(
+        &self,
+        entry: &ModelEntry,
+        options: &PullOptions,
+        progress: &dyn PullProgress,
+    ) -> Result<PullOutcome> {
+        let id = entry.id;
         if self.manifest(id).is_some() {
             return Ok(PullOutcome::AlreadyPresent);
         }
@@ -292,16 +303,29 @@ impl ModelStore {
             return Ok(PullOutcome::AlreadyPresent);
         }
         let staging = Staging::create(&self.root.join("staging"), id)?;
+        let raw = staging.path.join("raw");
+        let source = self.fetch_published(entry, options, &raw, progress)?;
+        self.finish_pull(entry, source, &raw, &staging.path.join("out"), progress)?;
+        Ok(PullOutcome::Pulled { source })
+    }
+
+    /// Fetches `entry`'s files as published (before any conversion) into `dest`, trying each
+    /// source in turn, and verifies them. Returns the source that delivered.
+    pub fn fetch_published(
+        &self,
+        entry: &ModelEntry,
+        options: &PullOptions,
+        dest: &Path,
+        progress: &dyn PullProgress,
+    ) -> Result<SourceKind> {
         let mut attempts = Vec::new();
         for source in sources(entry, options) {
-            progress.event(PullEvent::Trying { id, source });
-            let raw = staging.path.join("raw");
-            let result =
-                fetch::fetch(self, entry, source, options, &raw, progress).and_then(|()| {
-                    self.finish_pull(entry, source, &raw, &staging.path.join("out"), progress)
-                });
-            match result {
-                Ok(()) => return Ok(PullOutcome::Pulled { source }),
+            progress.event(PullEvent::Trying {
+                id: entry.id,
+                source,
+            });
+            match fetch::fetch(self, entry, source, options, dest, progress) {
+                Ok(()) => return Ok(source),
                 Err(e) => {
                     let reason = e.to_string();
                     progress.event(PullEvent::SourceFailed {
@@ -309,7 +333,10 @@ impl ModelStore {
                         reason: &reason,
                     });
                     attempts.push((source.to_string(), reason));
-                    staging.clear()?;
+                    if dest.exists() {
+                        std::fs::remove_dir_all(dest)
+                            .map_err(|e| Error::io(format!("clearing {}", dest.display()), e))?;
+                    }
                 }
             }
         }
@@ -320,7 +347,7 @@ impl ModelStore {
             ));
         }
         Err(Error::Fetch {
-            id: id.to_string(),
+            id: entry.id.to_string(),
             attempts,
         })
     }
@@ -383,8 +410,12 @@ impl ModelStore {
 
     /// Re-hashes every file of a pulled model against its manifest.
     pub fn verify(&self, id: &str) -> Result<Vec<VerifyProblem>> {
-        entry(id)?;
-        let dir = self.model_dir(id);
+        self.verify_entry(entry(id)?)
+    }
+
+    /// [`verify`](Self::verify) for a model that need not be in [`CATALOG`].
+    pub fn verify_entry(&self, entry: &ModelEntry) -> Result<Vec<VerifyProblem>> {
+        let dir = self.model_dir(entry.id);
         let bytes = match std::fs::read(dir.join(MANIFEST)) {
             Ok(bytes) => bytes,
             Err(_) => return Ok(vec![VerifyProblem::NotPulled]),
@@ -493,12 +524,6 @@ impl Staging {
         let path = parent.join(format!("{id}.{}.{nanos}", std::process::id()));
         create_dir(&path)?;
         Ok(Self { path })
-    }
-
-    fn clear(&self) -> Result<()> {
-        std::fs::remove_dir_all(&self.path)
-            .map_err(|e| Error::io(format!("clearing {}", self.path.display()), e))?;
-        create_dir(&self.path)
     }
 }
 

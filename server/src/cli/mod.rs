@@ -1,0 +1,30 @@
+//! Command-line interface: one module per subcommand.
+
+mod models;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Live speech translation for calls: speech-to-text, translation, text-to-speech.
+#[derive(Debug, Parser)]
+#[command(name = "dragoman", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, download, locate and check models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+}
+
+/// Runs the parsed command line.
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Models(command) => models::run(command),
+    }
+}
