@@ -178,7 +178,7 @@ impl AudioBuffer {
         if channels == 0 {
             return Err(Error::UnsupportedAudio("zero channels".into()));
         }
-        if samples.len() % usize::from(channels) != 0 {
+        if !samples.len().is_multiple_of(usize::from(channels)) {
             return Err(Error::UnsupportedAudio(format!(
                 "{} interleaved samples is not a whole number of {channels}-channel frames",
                 samples.len()

@@ -1,6 +1,8 @@
 //! Decoding every supported format, and every kind of bad file, from the fixtures made by
 //! `tests/fixtures/make.sh` (sox and ffmpeg).
 
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
 use std::path::PathBuf;
 
 use dragoman_core::decode::{decode_file, load_audio};

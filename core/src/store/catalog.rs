@@ -134,6 +134,14 @@ pub enum Conversion {
     /// A faster-whisper CTranslate2 `model.bin` becomes `model.safetensors` with Hugging Face
     /// Whisper tensor names (fused projections split) plus an HF-style `config.json`.
     Ct2Whisper,
+    /// A PyTorch checkpoint becomes `model.safetensors`.
+    TorchPickle {
+        /// The checkpoint file among [`ModelEntry::files`].
+        source: &'static str,
+        /// Dotted path of the state dict inside the checkpoint (`""` for the top level); tensors
+        /// are named relative to it.
+        subtree: &'static str,
+    },
 }
 
 /// One model in the catalog.
@@ -270,7 +278,7 @@ pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
         id: "ge2e-resemblyzer",
         task: Task::SpeakerEmbedding,
-        description: "GE2E speaker encoder from Resemblyzer: 3-layer LSTM, 40 mels in, 256-d embedding (PyTorch pickle)",
+        description: "GE2E speaker encoder from Resemblyzer: 3-layer LSTM, 40 mels in, 256-d embedding",
         licence: Licence {
             name: "Apache-2.0",
             commercial_use: true,

@@ -115,8 +115,8 @@ fn list(store: &ModelStore, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<24} {:<18} {:>9} {:<8} {:<28} {}",
-        "ID", "TASK", "SIZE", "STATUS", "LICENCE", "SOURCES"
+        "{:<24} {:<18} {:>9} {:<8} {:<28} SOURCES",
+        "ID", "TASK", "SIZE", "STATUS", "LICENCE"
     );
     for entry in CATALOG {
         let status = if store.manifest(entry.id).is_some() {

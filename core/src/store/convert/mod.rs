@@ -4,6 +4,7 @@
 //! test that compares its output with the source tensors.
 
 pub mod ct2;
+pub mod pickle;
 
 use std::path::Path;
 
@@ -32,6 +33,12 @@ pub(crate) fn run(
             // The tokenizer is used as published; model.bin and the CTranslate2 config are not
             // needed once converted.
             move_file(&raw.join("tokenizer.json"), &out.join("tokenizer.json"))?;
+        }
+        Conversion::TorchPickle { source, subtree } => {
+            progress.event(PullEvent::Step {
+                what: "converting the PyTorch checkpoint to safetensors",
+            });
+            pickle::convert_torch(&raw.join(source), subtree, &out.join("model.safetensors"))?;
         }
     }
     Ok(())

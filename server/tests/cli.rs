@@ -1,0 +1,120 @@
+//! The `dragoman` binary as a user runs it: exit codes, one-line errors, help.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
+use std::process::{Command, Output};
+
+fn dragoman(home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dragoman"))
+        .args(args)
+        .env("DRAGOMAN_HOME", home)
+        .output()
+        .expect("run dragoman")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn help_is_everywhere() {
+    let home = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["--help"][..],
+        &["models", "--help"],
+        &["models", "pull", "--help"],
+        &["models", "verify", "--help"],
+    ] {
+        let out = dragoman(home.path(), args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[test]
+fn list_shows_the_catalog_with_licences() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let out = dragoman(home.path(), &["models", "list"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    for id in [
+        "whisper-base",
+        "silero-vad",
+        "ge2e-resemblyzer",
+        "piper-en_US-joe-medium",
+        "gemma3-270m-q4km",
+    ] {
+        assert!(stdout.contains(id), "{id} missing from\n{stdout}");
+    }
+    assert!(stdout.contains("LOW translation quality"));
+    let json = dragoman(home.path(), &["models", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let first = &rows[0];
+    assert_eq!(first["id"], "whisper-base");
+    assert_eq!(first["pulled"], false);
+    assert_eq!(first["commercial_use"], true);
+}
+
+#[test]
+fn errors_are_one_line_and_exit_non_zero() {
+    let home = tempfile::tempdir().expect("tempdir");
+    for (args, needle) in [
+        (
+            &["models", "pull", "whisper-huge"][..],
+            "unknown model \"whisper-huge\"",
+        ),
+        (
+            &["models", "path", "whisper-base"],
+            "dragoman models pull whisper-base",
+        ),
+        (&["models", "verify", "nope"], "unknown model"),
+    ] {
+        let out = dragoman(home.path(), args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(needle),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Usage errors come from clap with status 2.
+    assert_eq!(
+        dragoman(home.path(), &["models", "frobnicate"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn verify_reports_a_damaged_model() {
+    let home = tempfile::tempdir().expect("tempdir");
+    // A model directory as a pull leaves it (files plus manifest), written by hand so the test
+    // needs no download.
+    let dir = home.path().join("models/silero-vad");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("silero_vad_16k_op15.onnx"), b"original").expect("write");
+    let manifest = serde_json::json!({
+        "id": "silero-vad", "source": "local", "pulled_at": 0,
+        "files": [{"name": "silero_vad_16k_op15.onnx",
+                   "sha256": "0682c5f2076f099c34cfdd15a9e063849ed437a49677e6fcc5b4198c76575be5", "size": 8}]
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).expect("write");
+    let ok = dragoman(home.path(), &["models", "verify"]);
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    assert!(text(&ok.stdout).contains("silero-vad: ok"));
+
+    std::fs::write(dir.join("silero_vad_16k_op15.onnx"), b"damaged!").expect("write");
+    let bad = dragoman(home.path(), &["models", "verify", "silero-vad"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stdout).contains("silero_vad_16k_op15.onnx changed"),
+        "{}",
+        text(&bad.stdout)
+    );
+    assert_eq!(
+        text(&dragoman(home.path(), &["models", "path", "silero-vad"]).stdout).trim(),
+        dir.display().to_string()
+    );
+}
