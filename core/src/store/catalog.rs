@@ -142,6 +142,12 @@ pub enum Conversion {
         /// are named relative to it.
         subtree: &'static str,
     },
+    /// An ONNX model's weights become `model.safetensors` (the graph itself is not needed: the
+    /// engine implements the architecture).
+    Onnx {
+        /// The ONNX file among [`ModelEntry::files`].
+        source: &'static str,
+    },
 }
 
 /// One model in the catalog.
@@ -250,7 +256,7 @@ pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
         id: "silero-vad",
         task: Task::VoiceActivity,
-        description: "Silero VAD v6, 16 kHz (ONNX opset 15)",
+        description: "Silero VAD v6, 16 kHz",
         licence: MIT,
         files: &[FileSpec {
             name: "silero_vad_16k_op15.onnx",
@@ -272,7 +278,9 @@ pub static CATALOG: &[ModelEntry] = &[
                 parts: &[(0, "silero_vad/data/silero_vad_16k_op15.onnx")],
             }],
         }),
-        conversion: Conversion::None,
+        conversion: Conversion::Onnx {
+            source: "silero_vad_16k_op15.onnx",
+        },
         default: true,
     },
     ModelEntry {
@@ -309,7 +317,7 @@ pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
         id: "piper-en_US-joe-medium",
         task: Task::TextToSpeech,
-        description: "Piper English (US) voice 'joe', medium quality, 22.05 kHz (VITS, ONNX)",
+        description: "Piper English (US) voice 'joe', medium quality, 22.05 kHz (VITS)",
         licence: Licence {
             name: "MIT; dataset CC0-1.0",
             commercial_use: true,
@@ -351,7 +359,9 @@ pub static CATALOG: &[ModelEntry] = &[
                 },
             ],
         }),
-        conversion: Conversion::None,
+        conversion: Conversion::Onnx {
+            source: "en_US-joe-medium.onnx",
+        },
         default: false,
     },
     ModelEntry {

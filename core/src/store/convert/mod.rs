@@ -4,6 +4,7 @@
 //! test that compares its output with the source tensors.
 
 pub mod ct2;
+pub mod onnx;
 pub mod pickle;
 
 use std::path::Path;
@@ -11,6 +12,9 @@ use std::path::Path;
 use super::catalog::{Conversion, ModelEntry};
 use super::{PullEvent, PullProgress};
 use crate::error::{Error, Result};
+
+/// The file converted weights are written to.
+pub const WEIGHTS: &str = "model.safetensors";
 
 /// Turns the verified published files in `raw` into the model directory `out`.
 pub(crate) fn run(
@@ -38,8 +42,24 @@ pub(crate) fn run(
             progress.event(PullEvent::Step {
                 what: "converting the PyTorch checkpoint to safetensors",
             });
-            pickle::convert_torch(&raw.join(source), subtree, &out.join("model.safetensors"))?;
+            pickle::convert_torch(&raw.join(source), subtree, &out.join(WEIGHTS))?;
+            move_all_but(entry, source, raw, out)?;
         }
+        Conversion::Onnx { source } => {
+            progress.event(PullEvent::Step {
+                what: "taking the ONNX weights into safetensors",
+            });
+            onnx::convert_onnx(&raw.join(source), &out.join(WEIGHTS))?;
+            move_all_but(entry, source, raw, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Moves every published file but the converted `source` into the model directory.
+fn move_all_but(entry: &ModelEntry, source: &str, raw: &Path, out: &Path) -> Result<()> {
+    for file in entry.files.iter().filter(|f| f.name != source) {
+        move_file(&raw.join(file.name), &out.join(file.name))?;
     }
     Ok(())
 }
