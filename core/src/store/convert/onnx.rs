@@ -186,13 +186,13 @@ fn collect(
                 index,
             ));
         }
-        if node.op_type == "Constant" {
-            if let (Some(t), Some(output)) = (
+        if node.op_type == "Constant"
+            && let (Some(t), Some(output)) = (
                 node.attribute.iter().find_map(|a| a.t.as_ref()),
                 node.output.first(),
-            ) {
-                out.push(tensor_bytes(t, output)?);
-            }
+            )
+        {
+            out.push(tensor_bytes(t, output)?);
         }
         for attribute in &node.attribute {
             for sub in attribute.g.iter().chain(&attribute.graphs) {
@@ -248,13 +248,12 @@ pub fn parse_onnx(bytes: &[u8]) -> std::result::Result<Vec<OnnxTensor>, String> 
         *taken.entry(t.name.clone()).or_default() += 1;
     }
     for t in &mut tensors {
-        if t.name.starts_with("onnx::") {
-            if let Some(name) = consumers.get(&t.name).and_then(|c| name_from_consumer(c)) {
-                if !taken.contains_key(&name) {
-                    taken.insert(name.clone(), 1);
-                    t.name = name;
-                }
-            }
+        if t.name.starts_with("onnx::")
+            && let Some(name) = consumers.get(&t.name).and_then(|c| name_from_consumer(c))
+            && !taken.contains_key(&name)
+        {
+            taken.insert(name.clone(), 1);
+            t.name = name;
         }
     }
     if let Some((name, _)) = taken.iter().find(|(_, n)| **n > 1) {
