@@ -49,7 +49,7 @@ impl PullBars {
 }
 
 const BYTES_TEMPLATE: &str =
-    "{msg:30!} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>11} eta {eta}";
+    "{msg:44!} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>11} eta {eta}";
 
 impl PullProgress for PullBars {
     fn event(&self, event: PullEvent<'_>) {
@@ -82,6 +82,9 @@ impl PullProgress for PullBars {
             }
             PullEvent::Step { what } => {
                 let spinner = ProgressBar::with_draw_target(None, self.target());
+                let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                spinner.set_style(style);
                 spinner.enable_steady_tick(std::time::Duration::from_millis(120));
                 spinner.set_message(what.to_string());
                 self.replace(Some(spinner));
