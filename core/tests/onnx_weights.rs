@@ -6,36 +6,11 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use common::{published, reference_json, sha256};
 use dragoman_core::Error;
 use dragoman_core::store::convert::onnx::{convert_onnx, read_onnx};
-use dragoman_core::store::{self, ModelStore, PullOptions};
-
-fn published(id: &str) -> Result<PathBuf, Error> {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
-    let dest = root.join("published").join(id);
-    let entry = store::entry(id)?;
-    let intact = entry
-        .files
-        .iter()
-        .all(|f| store::sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256));
-    if !intact {
-        let mut options = PullOptions::default();
-        options.hub = false;
-        ModelStore::new(&root).fetch_published(entry, &options, &dest, &())?;
-    }
-    Ok(dest)
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
-    std::fs::write(&path, bytes).unwrap();
-    store::sha256_file(&path).unwrap().0
-}
 
 fn check(
     id: &str,
@@ -44,19 +19,7 @@ fn check(
     expected_renamed: usize,
 ) -> Result<(), Error> {
     let model = published(id)?.join(file);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/reference/onnx_tensors.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&model)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reference: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(&out.stdout).expect("JSON");
+    let reference = reference_json("onnx_tensors.py", &model);
 
     let ours = read_onnx(&model)?;
     assert_eq!(ours.len(), reference.len(), "{id}: weight count");

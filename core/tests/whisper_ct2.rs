@@ -2,34 +2,17 @@
 //! mirror, converted to safetensors, must hold exactly the source tensors under Hugging Face
 //! names, with the fused projections split.
 //!
-//! Needs the registry (pip); the published files are kept under Cargo's target tmp dir so later
-//! runs do not fetch them again.
+//! Needs the registry (pip) on first run; see `common::published`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::path::PathBuf;
 
 use dragoman_core::Error;
 use dragoman_core::store::convert::ct2::{Ct2Model, convert_whisper};
-use dragoman_core::store::{self, ModelStore, PullOptions};
-
-fn published_whisper_base() -> Result<PathBuf, Error> {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
-    let dest = root.join("published").join("whisper-base");
-    let entry = store::entry("whisper-base")?;
-    let intact = entry
-        .files
-        .iter()
-        .all(|f| store::sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256));
-    if !intact {
-        let mut options = PullOptions::default();
-        options.hub = false;
-        ModelStore::new(&root).fetch_published(entry, &options, &dest, &())?;
-    }
-    Ok(dest)
-}
 
 /// The Hugging Face names (and source rows) of one CTranslate2 variable, written out from
 /// the two specs independently of the converter's own table.
@@ -85,7 +68,7 @@ fn expected_hf(name: &str, d: usize) -> Vec<(String, Option<Range<usize>>)> {
 
 #[test]
 fn converted_whisper_base_holds_the_source_tensors() -> Result<(), Error> {
-    let published = published_whisper_base()?;
+    let published = common::published("whisper-base")?;
     let out = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let converted = convert_whisper(&published, out.path())?;
 

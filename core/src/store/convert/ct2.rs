@@ -21,7 +21,6 @@
 //! [`whisper_to_hf`] splits them back and names every tensor as Hugging Face's
 //! `WhisperForConditionalGeneration` does (what candle-transformers' whisper loads).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -626,24 +625,21 @@ pub fn convert_whisper(dir: &Path, out_dir: &Path) -> Result<ConvertedWhisper> {
         "lang_ids": ct2_config.get("lang_ids").cloned().unwrap_or_default(),
     });
 
-    let views = tensors
-        .iter()
-        .map(|t| {
-            safetensors::tensor::TensorView::new(t.dtype.safetensors(), t.shape.clone(), t.data)
-                .map(|view| (t.name.clone(), view))
-                .map_err(|e| fail(format!("{}: {e}", t.name)))
-        })
-        .collect::<Result<BTreeMap<_, _>>>()?;
     let weights = out_dir.join(super::WEIGHTS);
-    let metadata = [
-        ("format".to_string(), "pt".to_string()),
-        ("converted_from".to_string(), "ctranslate2".to_string()),
-    ];
-    safetensors::tensor::serialize_to_file(views, Some(metadata.into_iter().collect()), &weights)
-        .map_err(|e| Error::Convert {
-        path: weights.clone(),
-        reason: e.to_string(),
-    })?;
+    super::write_safetensors(
+        &bin,
+        &weights,
+        tensors.iter().map(|t| {
+            (
+                t.name.clone(),
+                t.dtype.safetensors(),
+                t.shape.clone(),
+                t.data,
+            )
+        }),
+        "ctranslate2",
+        Default::default(),
+    )?;
     let config = out_dir.join("config.json");
     let pretty =
         serde_json::to_vec_pretty(&hf_config).map_err(|e| Error::Internal(e.to_string()))?;

@@ -7,6 +7,7 @@ pub mod ct2;
 pub mod onnx;
 pub mod pickle;
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::catalog::{Conversion, ModelEntry};
@@ -54,6 +55,39 @@ pub(crate) fn run(
         }
     }
     Ok(())
+}
+
+/// One tensor to write: name, dtype, shape, little-endian row-major bytes.
+pub(crate) type TensorBytes<'a> = (String, safetensors::Dtype, Vec<usize>, &'a [u8]);
+
+/// Writes `tensors` to a safetensors file at `dest`, recording `converted_from` (and any extra
+/// metadata) in its header. `source` names the file being converted, for errors.
+pub(crate) fn write_safetensors<'a>(
+    source: &Path,
+    dest: &Path,
+    tensors: impl IntoIterator<Item = TensorBytes<'a>>,
+    converted_from: &str,
+    mut metadata: HashMap<String, String>,
+) -> Result<()> {
+    let views = tensors
+        .into_iter()
+        .map(|(name, dtype, shape, data)| {
+            safetensors::tensor::TensorView::new(dtype, shape, data)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| Error::Convert {
+                    path: source.to_path_buf(),
+                    reason: format!("{name}: {e}"),
+                })
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
+    metadata.insert("format".into(), "pt".into());
+    metadata.insert("converted_from".into(), converted_from.into());
+    safetensors::tensor::serialize_to_file(views, Some(metadata), dest).map_err(|e| {
+        Error::Convert {
+            path: dest.to_path_buf(),
+            reason: e.to_string(),
+        }
+    })
 }
 
 /// Moves every published file but the converted `source` into the model directory.

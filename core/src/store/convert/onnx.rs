@@ -266,29 +266,21 @@ pub fn parse_onnx(bytes: &[u8]) -> std::result::Result<Vec<OnnxTensor>, String> 
 /// The metadata maps each renamed weight back to its ONNX name.
 pub fn convert_onnx(source: &Path, dest: &Path) -> Result<usize> {
     let tensors = read_onnx(source)?;
-    let views = tensors
-        .iter()
-        .map(|t| {
-            safetensors::tensor::TensorView::new(t.dtype, t.shape.clone(), &t.data)
-                .map(|v| (t.name.clone(), v))
-                .map_err(|e| Error::Convert {
-                    path: source.to_path_buf(),
-                    reason: format!("{}: {e}", t.name),
-                })
-        })
-        .collect::<Result<BTreeMap<_, _>>>()?;
-    let mut metadata: HashMap<String, String> = tensors
+    // The header maps each renamed weight back to its ONNX name.
+    let renamed: HashMap<String, String> = tensors
         .iter()
         .filter(|t| t.name != t.onnx_name)
         .map(|t| (t.name.clone(), t.onnx_name.clone()))
         .collect();
-    metadata.insert("converted_from".into(), "onnx".into());
-    safetensors::tensor::serialize_to_file(views, Some(metadata), dest).map_err(|e| {
-        Error::Convert {
-            path: dest.to_path_buf(),
-            reason: e.to_string(),
-        }
-    })?;
+    super::write_safetensors(
+        source,
+        dest,
+        tensors
+            .iter()
+            .map(|t| (t.name.clone(), t.dtype, t.shape.clone(), t.data.as_slice())),
+        "onnx",
+        renamed,
+    )?;
     Ok(tensors.len())
 }
 

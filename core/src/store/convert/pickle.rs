@@ -281,37 +281,20 @@ impl<'a> Machine<'a> {
                 }
                 b'q' => {
                     let index = u32::from(self.u8()?);
-                    let v = self.top()?.clone();
-                    self.memo.insert(index, v);
+                    self.memoize(index)?;
                 }
                 b'r' => {
                     let index = u32::from_le_bytes(self.le()?);
-                    let v = self.top()?.clone();
-                    self.memo.insert(index, v);
+                    self.memoize(index)?;
                 }
-                0x94 => {
-                    // MEMOIZE
-                    let index = self.memo.len() as u32;
-                    let v = self.top()?.clone();
-                    self.memo.insert(index, v);
-                }
+                0x94 => self.memoize(self.memo.len() as u32)?,
                 b'h' => {
                     let index = u32::from(self.u8()?);
-                    let v = self
-                        .memo
-                        .get(&index)
-                        .cloned()
-                        .ok_or(format!("memo {index} unset"))?;
-                    self.stack.push(v);
+                    self.recall(index)?;
                 }
                 b'j' => {
                     let index = u32::from_le_bytes(self.le()?);
-                    let v = self
-                        .memo
-                        .get(&index)
-                        .cloned()
-                        .ok_or(format!("memo {index} unset"))?;
-                    self.stack.push(v);
+                    self.recall(index)?;
                 }
                 0x95 => {
                     // FRAME: a length hint only.
@@ -325,6 +308,24 @@ impl<'a> Machine<'a> {
                 }
             }
         }
+    }
+
+    /// BINPUT, LONG_BINPUT, MEMOIZE: remember the top of the stack.
+    fn memoize(&mut self, index: u32) -> R<()> {
+        let value = self.top()?.clone();
+        self.memo.insert(index, value);
+        Ok(())
+    }
+
+    /// BINGET, LONG_BINGET: push a remembered value.
+    fn recall(&mut self, index: u32) -> R<()> {
+        let value = self
+            .memo
+            .get(&index)
+            .cloned()
+            .ok_or(format!("memo {index} unset"))?;
+        self.stack.push(value);
+        Ok(())
     }
 
     fn line(&mut self) -> R<String> {
@@ -700,26 +701,20 @@ pub fn convert_torch(source: &Path, subtree: &str, dest: &Path) -> Result<usize>
             reason: format!("no tensors under {subtree:?}"),
         });
     }
-    let views = selected
-        .iter()
-        .map(|(name, t)| {
-            safetensors::tensor::TensorView::new(t.dtype.safetensors(), t.shape.clone(), &t.data)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| Error::Convert {
-                    path: source.to_path_buf(),
-                    reason: format!("{name}: {e}"),
-                })
-        })
-        .collect::<Result<BTreeMap<_, _>>>()?;
-    let metadata = [
-        ("format".to_string(), "pt".to_string()),
-        ("converted_from".to_string(), "torch pickle".to_string()),
-    ];
-    safetensors::tensor::serialize_to_file(views, Some(metadata.into_iter().collect()), dest)
-        .map_err(|e| Error::Convert {
-            path: dest.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    super::write_safetensors(
+        source,
+        dest,
+        selected.iter().map(|(name, t)| {
+            (
+                name.clone(),
+                t.dtype.safetensors(),
+                t.shape.clone(),
+                t.data.as_slice(),
+            )
+        }),
+        "torch pickle",
+        Default::default(),
+    )?;
     Ok(selected.len())
 }
 
