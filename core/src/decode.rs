@@ -37,9 +37,17 @@ pub fn decode_file(path: impl AsRef<Path>) -> Result<AudioBuffer> {
         path: path.to_path_buf(),
         kind,
     };
-    let bytes = std::fs::read(path).map_err(|e| fail(AudioFileError::Io(e.to_string())))?;
+    // Streamed from disk: an hour-long recording is not read into memory twice.
+    let file = std::fs::File::open(path).map_err(|e| fail(AudioFileError::Io(e.to_string())))?;
+    let len = file
+        .metadata()
+        .map_err(|e| fail(AudioFileError::Io(e.to_string())))?
+        .len();
+    if len == 0 {
+        return Err(fail(AudioFileError::Empty));
+    }
     let hint = path.extension().and_then(|e| e.to_str());
-    decode_bytes(bytes, hint).map_err(fail)
+    guarded(|| decode_source(Box::new(file), hint)).map_err(fail)
 }
 
 /// Reads an audio file and returns mono audio at `rate`, starting at stream time zero.
@@ -61,12 +69,15 @@ pub fn decode_bytes(
     bytes: Vec<u8>,
     extension: Option<&str>,
 ) -> Result<AudioBuffer, AudioFileError> {
-    if bytes.is_empty() {
-        return Err(AudioFileError::Empty);
-    }
-    // Decoders are third-party code run on untrusted bytes: a panic in one must not take the
-    // caller down. The fuzz target calls `decode_unguarded` so that such panics are still found.
-    std::panic::catch_unwind(move || decode_unguarded(bytes, extension)).unwrap_or_else(|panic| {
+    guarded(move || decode_unguarded(bytes, extension))
+}
+
+/// Decoders are third-party code run on untrusted bytes: a panic in one must not take the caller
+/// down. The fuzz target calls [`decode_unguarded`] so that such panics are still found.
+fn guarded(
+    decode: impl FnOnce() -> Result<AudioBuffer, AudioFileError> + std::panic::UnwindSafe,
+) -> Result<AudioBuffer, AudioFileError> {
+    std::panic::catch_unwind(decode).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
@@ -85,10 +96,15 @@ pub fn decode_unguarded(
     if bytes.is_empty() {
         return Err(AudioFileError::Empty);
     }
-    let source = MediaSourceStream::new(
-        Box::new(Cursor::new(bytes)),
-        MediaSourceStreamOptions::default(),
-    );
+    decode_source(Box::new(Cursor::new(bytes)), extension)
+}
+
+/// Decodes a whole stream (file or memory).
+fn decode_source(
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    extension: Option<&str>,
+) -> Result<AudioBuffer, AudioFileError> {
+    let source = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
