@@ -433,6 +433,14 @@ fn an_unreachable_hub_and_unknown_ids_give_clear_errors() -> Result<(), Error> {
         "lists the known ids: {err}"
     );
 
+    // Ids become directory names, so one that could leave the cache is refused.
+    let escaping = tiny_model("../escape", b"x", b"{}");
+    let message = store
+        .pull_entry(&escaping, &PullOptions::default(), &())
+        .expect_err("bad id")
+        .to_string();
+    assert!(message.contains("must be letters"), "{message}");
+
     // Nothing listens on port 9 of loopback (discard; connection refused).
     let mut options = PullOptions::default();
     options.hub_endpoint = Some("http://127.0.0.1:9".into());

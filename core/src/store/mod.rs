@@ -294,6 +294,13 @@ impl ModelStore {
         progress: &dyn PullProgress,
     ) -> Result<PullOutcome> {
         let id = entry.id;
+        // Ids become directory names: nothing that could climb out of the cache.
+        let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if id.is_empty() || id.starts_with('.') || !id.chars().all(safe) {
+            return Err(Error::Misuse(format!(
+                "model id {id:?} must be letters, digits, '-', '_' or '.'"
+            )));
+        }
         if self.manifest(id).is_some() {
             return Ok(PullOutcome::AlreadyPresent);
         }
