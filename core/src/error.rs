@@ -101,6 +101,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A model file that is missing or cannot be loaded, with the command that fetches it.
+    #[error("model file {file}: {reason}; fetch it with `dragoman models pull {model}`")]
+    ModelFile {
+        /// The file (path or name).
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The catalog id of the model it belongs to.
+        model: String,
+    },
+
     /// An engine rejected its input because a bounded queue is full.
     #[error("queue full: {0}")]
     QueueFull(String),

@@ -35,8 +35,10 @@ pub mod model_source;
 pub mod resample;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod transcript;
 
 pub use audio::{AudioBuffer, AudioChunk, SampleRate, StreamTime};
 pub use error::{AudioFileError, Error, Result};
 pub use lang::Lang;
 pub use model_source::ModelSource;
+pub use transcript::{Segment, Transcript};

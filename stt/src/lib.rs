@@ -1,8 +1,26 @@
 //! # dragoman-stt
 //!
-//! Speech-to-text: Whisper on candle, streaming captions, VAD, language identification, diarization.
+//! Speech-to-text on candle: Whisper ([`whisper`]) with the decoding safeguards of the reference
+//! implementation (temperature fallback, compression-ratio and log-probability checks, no-speech
+//! detection, timestamp rules), language identification, and file transcription.
 //!
-//! Not implemented yet: this crate holds its place in the workspace so the architecture is
-//! visible from the folder tree. It exports nothing until its issue lands.
+//! ## Run loop and time
+//!
+//! Everything here is synchronous and owns no threads; time is the position in the audio
+//! (samples at 16 kHz). Load a [`whisper::WhisperModel`] once (it is `Clone`, sharing weights),
+//! make a [`whisper::decode::Decoder`] per stream.
+//!
+//! ## Status
+//!
+//! | part | state |
+//! |------|-------|
+//! | Whisper, float weights, file transcription, language ID, translate task | here |
+//! | quantized variants, streaming session (stable partials), Silero VAD | not yet |
+//!
+//! ## Non-goals
+//!
+//! Downloading models (the store in `dragoman-core` does that), audio I/O, threads.
+
+pub mod whisper;
 
 pub use dragoman_core as core;

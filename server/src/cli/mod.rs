@@ -2,6 +2,7 @@
 
 mod models;
 mod progress;
+mod transcribe;
 
 use std::process::ExitCode;
 
@@ -20,11 +21,14 @@ enum Command {
     /// List, download, locate and check models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Transcribe (or translate into English) a recording with Whisper.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 /// Runs the parsed command line.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models(command) => models::run(command),
+        Command::Transcribe(args) => transcribe::run(args),
     }
 }

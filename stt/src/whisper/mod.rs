@@ -1,0 +1,162 @@
+//! Whisper on candle: the model, its tokens, 30-second window decoding and file transcription.
+//!
+//! Paper: Radford et al., "Robust Speech Recognition via Large-Scale Weak Supervision" (2022).
+//! Reference code: <https://github.com/openai/whisper> (`decoding.py`, `transcribe.py`) and
+//! faster-whisper's `transcribe.py`, whose defaults (temperature fallback, compression-ratio and
+//! log-probability checks, no-speech threshold) [`DecodeOptions`] follows. The network itself is
+//! candle-transformers' `whisper::model`, loaded from the safetensors the model store writes
+//! (Hugging Face tensor names).
+
+pub mod decode;
+pub mod mel;
+mod tokens;
+pub mod transcribe;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::whisper as cw;
+use dragoman_core::{Error, Lang, ModelSource, Result};
+
+pub use decode::{DecodeOptions, DecodeResult};
+pub use tokens::SpecialTokens;
+
+/// The catalog id whose files this loader expects (for error messages).
+const DEFAULT_MODEL_ID: &str = "whisper-base";
+
+/// Maps a candle error to dragoman's.
+pub(crate) fn model_error(e: candle_core::Error) -> Error {
+    Error::Model(e.to_string())
+}
+
+/// Loaded Whisper weights, tokenizer and feature extractor: load once, share, and make cheap
+/// per-stream decoders with [`WhisperModel::decoder`].
+#[derive(Clone)]
+pub struct WhisperModel {
+    model: cw::model::Whisper,
+    tokenizer: tokenizers::Tokenizer,
+    tokens: SpecialTokens,
+    mel: mel::MelExtractor,
+    device: Device,
+    id: String,
+}
+
+impl std::fmt::Debug for WhisperModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperModel")
+            .field("id", &self.id)
+            .field("config", &self.model.config)
+            .finish()
+    }
+}
+
+impl WhisperModel {
+    /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `source` (what
+    /// `dragoman models pull whisper-base` writes) onto `device`, computing in f32.
+    pub fn load(source: &ModelSource, device: &Device) -> Result<Self> {
+        Self::load_as(source, device, DEFAULT_MODEL_ID)
+    }
+
+    /// [`load`](Self::load), naming catalog model `id` in errors.
+    pub fn load_as(source: &ModelSource, device: &Device, id: &str) -> Result<Self> {
+        let file_error = |file: &str, reason: String| Error::ModelFile {
+            file: source
+                .path(file)
+                .map_or(file.to_string(), |p| p.display().to_string()),
+            reason,
+            model: id.to_string(),
+        };
+        let read = |file: &str| {
+            source
+                .read(file)
+                .map_err(|e| file_error(file, e.to_string()))
+        };
+        let config: cw::Config = serde_json::from_slice(&read("config.json")?)
+            .map_err(|e| file_error("config.json", e.to_string()))?;
+        let tokenizer = tokenizers::Tokenizer::from_bytes(&*read("tokenizer.json")?)
+            .map_err(|e| file_error("tokenizer.json", e.to_string()))?;
+        let weights = read("model.safetensors")?;
+        let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, device)
+            .map_err(|e| file_error("model.safetensors", e.to_string()))?;
+        let model = cw::model::Whisper::load(&vb, config.clone())
+            .map_err(|e| file_error("model.safetensors", e.to_string()))?;
+        let tokens = SpecialTokens::resolve(&tokenizer, config.vocab_size)
+            .map_err(|reason| file_error("tokenizer.json", reason))?;
+        Ok(Self {
+            model,
+            tokenizer,
+            tokens,
+            mel: mel::MelExtractor::new(config.num_mel_bins),
+            device: device.clone(),
+            id: id.to_string(),
+        })
+    }
+
+    /// The model's architecture.
+    pub fn config(&self) -> &cw::Config {
+        &self.model.config
+    }
+
+    /// Special token ids.
+    pub fn tokens(&self) -> &SpecialTokens {
+        &self.tokens
+    }
+
+    /// Whether the model is multilingual (English-only checkpoints have 51864 tokens).
+    pub fn is_multilingual(&self) -> bool {
+        self.model.config.vocab_size >= 51_865
+    }
+
+    /// Languages the model knows.
+    pub fn languages(&self) -> Vec<Lang> {
+        if self.is_multilingual() {
+            Lang::all()
+                .filter(|l| self.tokens.language(*l).is_some())
+                .collect()
+        } else {
+            vec![Lang::EN]
+        }
+    }
+
+    /// The log-mel extractor for this model's input.
+    pub fn mel(&self) -> &mel::MelExtractor {
+        &self.mel
+    }
+
+    /// A decoder: its own key/value caches over the shared weights.
+    pub fn decoder(&self) -> decode::Decoder {
+        decode::Decoder::new(self.clone())
+    }
+
+    /// Text of `tokens` (timestamps and other special tokens skipped).
+    pub fn detokenize(&self, tokens: &[u32]) -> Result<String> {
+        let text: Vec<u32> = tokens
+            .iter()
+            .copied()
+            .filter(|&t| t < self.tokens.eot)
+            .collect();
+        self.tokenizer
+            .decode(&text, true)
+            .map_err(|e| Error::Model(format!("detokenizing: {e}")))
+    }
+
+    /// Token ids of `text`, for prompts.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| Error::Model(format!("tokenizing: {e}")))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Runs the encoder on a normalised `n_mels x N_FRAMES` mel window.
+    pub(crate) fn encode(&mut self, mel: &[f32]) -> Result<Tensor> {
+        let n_mels = self.mel.n_mels();
+        let frames = mel.len() / n_mels;
+        let input =
+            Tensor::from_slice(mel, (1, n_mels, frames), &self.device).map_err(model_error)?;
+        self.model
+            .encoder
+            .forward(&input, true)
+            .map_err(model_error)
+    }
+}

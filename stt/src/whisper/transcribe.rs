@@ -1,0 +1,151 @@
+//! Transcribing a whole recording: 30-second windows moved along by the timestamps Whisper
+//! predicts (the `seek` loop of `whisper/transcribe.py`), each window decoded with temperature
+//! fallback, silent windows dropped, and the previous text used as a prompt.
+
+use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, Segment, Transcript};
+
+use super::decode::{DecodeOptions, Decoder};
+use super::mel::{HOP_LENGTH, N_FRAMES, N_SAMPLES, normalize};
+
+/// Mel frames per encoder position: timestamps step by 2 frames (20 ms).
+const INPUT_STRIDE: usize = 2;
+
+/// Prompts are reset after a window needed a temperature above this (faster-whisper's
+/// `prompt_reset_on_temperature`), so a bad guess does not steer the next window.
+const PROMPT_RESET_TEMPERATURE: f64 = 0.5;
+
+impl Decoder {
+    /// Transcribes 16 kHz mono audio of any length. Empty audio gives an empty transcript.
+    pub fn transcribe(
+        &mut self,
+        audio: &AudioChunk,
+        options: &DecodeOptions,
+    ) -> Result<Transcript> {
+        if audio.rate() != SampleRate::HZ_16000 {
+            return Err(Error::UnsupportedAudio(format!(
+                "Whisper takes 16 kHz audio, got {} (resample with dragoman_core::resample)",
+                audio.rate()
+            )));
+        }
+        let samples = &audio.samples;
+        let duration = samples.len() as f64 / 16_000.0;
+        if samples.len() < HOP_LENGTH {
+            return Ok(Transcript::new(
+                options.language.unwrap_or(Lang::EN),
+                None,
+                Vec::new(),
+            ));
+        }
+        // As transcribe.py: the mel of the audio plus 30 s of silence, normalised as a whole.
+        let mel_extractor = self.model().mel().clone();
+        let n_mels = mel_extractor.n_mels();
+        let mut padded = samples.clone();
+        padded.resize(samples.len() + N_SAMPLES, 0.0);
+        let mut mel = mel_extractor.log_mel(&padded);
+        normalize(&mut mel);
+        let total_frames = mel.len() / n_mels;
+        let content_frames = total_frames - N_FRAMES;
+        let window = |seek: usize| -> Vec<f32> {
+            let mut out = vec![0f32; n_mels * N_FRAMES];
+            let len = N_FRAMES.min(total_frames - seek);
+            for m in 0..n_mels {
+                out[m * N_FRAMES..m * N_FRAMES + len]
+                    .copy_from_slice(&mel[m * total_frames + seek..m * total_frames + seek + len]);
+            }
+            out
+        };
+
+        let (language, language_probability) = match options.language {
+            Some(lang) => (lang, None),
+            None => {
+                let features = self.encode(&window(0))?;
+                let (lang, p) = self.detect_language(&features)?;
+                (lang, Some(p))
+            }
+        };
+
+        let timestamp_begin = self.model().tokens().timestamp_begin;
+        let seconds = |token: u32| f64::from(token - timestamp_begin) * 0.02;
+        let mut segments = Vec::new();
+        let mut all_tokens: Vec<u32> = Vec::new();
+        let mut prompt_reset_since = 0;
+        let mut seek = 0;
+        while seek < content_frames {
+            let time_offset = (seek * HOP_LENGTH) as f64 / 16_000.0;
+            let segment_frames = N_FRAMES.min(content_frames - seek);
+            let segment_duration = (segment_frames * HOP_LENGTH) as f64 / 16_000.0;
+            let features = self.encode(&window(seek))?;
+            let result = self.decode_with_fallback(
+                &features,
+                &all_tokens[prompt_reset_since..],
+                language,
+                options,
+            )?;
+            if result.is_silence(options) {
+                seek += segment_frames;
+                continue;
+            }
+            let tokens = &result.tokens;
+            let is_ts: Vec<bool> = tokens.iter().map(|&t| t >= timestamp_begin).collect();
+            let single_timestamp_ending =
+                is_ts.len() >= 2 && !is_ts[is_ts.len() - 2] && is_ts[is_ts.len() - 1];
+            let mut cuts: Vec<usize> = (1..tokens.len())
+                .filter(|&i| is_ts[i - 1] && is_ts[i])
+                .collect();
+            let push =
+                |segments: &mut Vec<Segment>, start: f64, end: f64, tokens: &[u32]| -> Result<()> {
+                    let text = self.model().detokenize(tokens)?.trim().to_string();
+                    if !text.is_empty() {
+                        let end = (time_offset + end).min(duration);
+                        segments.push(Segment {
+                            start: (time_offset + start).min(end),
+                            end,
+                            text,
+                        });
+                    }
+                    Ok(())
+                };
+            if cuts.is_empty() {
+                // No closed segment: the whole window is one, ending at its last timestamp.
+                let end = tokens
+                    .iter()
+                    .rev()
+                    .find(|&&t| t > timestamp_begin)
+                    .map_or(segment_duration, |&t| seconds(t));
+                push(&mut segments, 0.0, end, tokens)?;
+                seek += segment_frames;
+            } else {
+                if single_timestamp_ending {
+                    cuts.push(tokens.len());
+                }
+                let mut last = 0;
+                for &cut in &cuts {
+                    let piece = &tokens[last..cut];
+                    if let (Some(&first), Some(&end)) = (piece.first(), piece.last()) {
+                        push(
+                            &mut segments,
+                            seconds(first.max(timestamp_begin)),
+                            seconds(end.max(timestamp_begin)),
+                            piece,
+                        )?;
+                    }
+                    last = cut;
+                }
+                if single_timestamp_ending {
+                    seek += segment_frames;
+                } else {
+                    // Continue from the last closed timestamp: the rest is decoded again in the
+                    // next window with its full context.
+                    let last_timestamp = tokens[last - 1].saturating_sub(timestamp_begin) as usize;
+                    seek += (last_timestamp * INPUT_STRIDE).max(1);
+                }
+            }
+            all_tokens.extend(tokens.iter().copied());
+            if !options.condition_on_previous_text || result.temperature > PROMPT_RESET_TEMPERATURE
+            {
+                prompt_reset_since = all_tokens.len();
+            }
+        }
+        Ok(Transcript::new(language, language_probability, segments))
+    }
+}
