@@ -177,9 +177,22 @@ mod tests {
             let peak = row.iter().copied().fold(0.0f32, f32::max);
             assert!(peak > 0.0, "filter {m} is empty");
         }
-        // librosa: filter 0 is 0.02466 at bin 1 (25 Hz); the highest filter is non-zero at 7975 Hz.
-        assert!((filters[1] - 0.024_66).abs() < 1e-4, "{}", filters[1]);
-        assert!(filters[79 * N_BINS + 199] > 0.0);
+        // Golden values from faster-whisper's `FeatureExtractor().mel_filters` (librosa's
+        // formula): filter 0 at bin 1, the top filter's tail, and the sum of all weights.
+        assert!((filters[1] - 0.024_862_59).abs() < 1e-6, "{}", filters[1]);
+        let tail = &filters[79 * N_BINS + 195..79 * N_BINS + 201];
+        for (got, want) in tail.iter().zip([
+            0.002_243_8,
+            0.001_795_04,
+            0.001_346_28,
+            0.000_897_52,
+            0.000_448_76,
+            0.0,
+        ]) {
+            assert!((got - want).abs() < 1e-7, "{tail:?}");
+        }
+        let sum: f32 = filters.iter().sum();
+        assert!((sum - 1.999_024_2).abs() < 1e-4, "{sum}");
     }
 
     #[test]
