@@ -15,12 +15,14 @@
 //! | part | state |
 //! |------|-------|
 //! | Whisper, float weights, file transcription, language ID, translate task | here |
-//! | quantized variants, streaming session (stable partials), Silero VAD | not yet |
+//! | Silero VAD v6 on candle, as a sans-IO `VadSession` | here |
+//! | quantized variants, streaming session (stable partials) | not yet |
 //!
 //! ## Non-goals
 //!
 //! Downloading models (the store in `dragoman-core` does that), audio I/O, threads.
 
+pub mod vad;
 pub mod whisper;
 
 pub use dragoman_core as core;

