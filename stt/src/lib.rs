@@ -22,6 +22,7 @@
 //!
 //! Downloading models (the store in `dragoman-core` does that), audio I/O, threads.
 
+pub mod eval;
 pub mod vad;
 pub mod whisper;
 

@@ -9,6 +9,8 @@ use dragoman_core::decode::load_audio;
 use dragoman_core::engine::SttTask;
 use dragoman_core::store::ModelStore;
 use dragoman_core::{Lang, SampleRate};
+use dragoman_stt::vad::SileroVad;
+use dragoman_stt::whisper::transcribe::file_vad_options;
 use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
 
 #[derive(Debug, Args)]
@@ -27,6 +29,10 @@ pub(crate) struct TranscribeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Transcribe everything instead of only the speech Silero VAD finds (silence and noise then
+    /// risk hallucinated text).
+    #[arg(long)]
+    no_vad: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -58,10 +64,14 @@ pub(crate) fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         Task::Transcribe => SttTask::Transcribe,
         Task::Translate => SttTask::TranslateToEnglish,
     };
-    let transcript = model
-        .decoder()
-        .transcribe(&audio, &options)
-        .with_context(|| format!("transcribing {}", args.file.display()))?;
+    let mut decoder = model.decoder();
+    let transcript = if args.no_vad {
+        decoder.transcribe(&audio, &options)
+    } else {
+        let vad = SileroVad::load_cpu(&store.source("silero-vad")?)?;
+        decoder.transcribe_speech(&audio, &vad, &file_vad_options(), &options)
+    }
+    .with_context(|| format!("transcribing {}", args.file.display()))?;
     let out = match args.format {
         Format::Text => format!("{}\n", transcript.text),
         Format::Json => format!("{}\n", serde_json::to_string_pretty(&transcript)?),

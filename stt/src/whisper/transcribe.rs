@@ -2,10 +2,12 @@
 //! predicts (the `seek` loop of `whisper/transcribe.py`), each window decoded with temperature
 //! fallback, silent windows dropped, and the previous text used as a prompt.
 
+use dragoman_core::engine::VadOptions;
 use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, Segment, Transcript};
 
 use super::decode::{DecodeOptions, Decoder};
 use super::mel::{HOP_LENGTH, N_FRAMES, N_SAMPLES, normalize};
+use crate::vad::SileroVad;
 
 /// Mel frames per encoder position: timestamps step by 2 frames (20 ms).
 const INPUT_STRIDE: usize = 2;
@@ -147,5 +149,79 @@ impl Decoder {
             }
         }
         Ok(Transcript::new(language, language_probability, segments))
+    }
+}
+
+/// VAD settings for whole files (faster-whisper's `vad_filter` defaults): keep pauses up to 2 s
+/// inside a segment and 400 ms of audio around speech, so Whisper hears whole phrases.
+pub fn file_vad_options() -> VadOptions {
+    let mut options = VadOptions::default();
+    options.min_silence_ms = 2_000;
+    options.speech_pad_ms = 400;
+    options
+}
+
+/// Maps times in the speech-only audio back to the original recording.
+struct SpeechMap {
+    /// `(start in speech-only audio, start in the original)`, both in samples, per piece.
+    pieces: Vec<(u64, u64)>,
+}
+
+impl SpeechMap {
+    fn original(&self, seconds: f64) -> f64 {
+        let at = (seconds * 16_000.0).round().max(0.0) as u64;
+        let index = self
+            .pieces
+            .partition_point(|&(speech, _)| speech <= at)
+            .saturating_sub(1);
+        let (speech, original) = self.pieces.get(index).copied().unwrap_or((0, 0));
+        (original + (at - speech.min(at))) as f64 / 16_000.0
+    }
+}
+
+impl Decoder {
+    /// Transcribes only the speech that `vad` finds: silence and noise produce no text (and no
+    /// hallucinated "Thank you."). The speech pieces are joined, transcribed as one recording so
+    /// Whisper keeps its context, and the segment times mapped back to the original.
+    pub fn transcribe_speech(
+        &mut self,
+        audio: &AudioChunk,
+        vad: &SileroVad,
+        vad_options: &VadOptions,
+        options: &DecodeOptions,
+    ) -> Result<Transcript> {
+        let segments = vad.speech_segments(&audio.samples, vad_options)?;
+        let mut speech = Vec::new();
+        let mut pieces = Vec::new();
+        for &(start, end) in &segments {
+            let (start, end) = (start as usize, (end as usize).min(audio.samples.len()));
+            pieces.push((speech.len() as u64, start as u64));
+            speech.extend_from_slice(&audio.samples[start..end]);
+        }
+        let map = SpeechMap { pieces };
+        let mut transcript = self.transcribe(&AudioChunk::new(audio.start, speech), options)?;
+        for segment in &mut transcript.segments {
+            segment.start = map.original(segment.start);
+            segment.end = map.original(segment.end);
+        }
+        Ok(transcript)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn speech_times_map_back_to_the_recording() {
+        // Speech at 1-2 s and 5-7 s of the recording: 0-1 s and 1-3 s of the joined audio.
+        let map = SpeechMap {
+            pieces: vec![(0, 16_000), (16_000, 80_000)],
+        };
+        assert_eq!(map.original(0.0), 1.0);
+        assert_eq!(map.original(0.5), 1.5);
+        assert_eq!(map.original(1.0), 5.0);
+        assert_eq!(map.original(2.5), 6.5);
+        assert_eq!(SpeechMap { pieces: vec![] }.original(1.0), 1.0);
     }
 }
