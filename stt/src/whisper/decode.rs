@@ -5,11 +5,12 @@
 
 use std::io::Write as _;
 
-use candle_core::{D, IndexOp, Tensor};
+use candle_core::{Device, IndexOp, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling};
 use dragoman_core::engine::SttTask;
 use dragoman_core::{Error, Lang, Result};
 
+use super::model::{AudioContext, DecoderCache};
 use super::{WhisperModel, model_error};
 
 /// How a window is decoded. Defaults are faster-whisper's (and OpenAI's).
@@ -132,14 +133,15 @@ impl Decoder {
     }
 
     /// Runs the encoder on a normalised mel window (`n_mels x 3000`).
-    pub fn encode(&mut self, mel: &[f32]) -> Result<Tensor> {
+    pub fn encode(&mut self, mel: &[f32]) -> Result<AudioContext> {
         self.model.encode(mel)
     }
 
     /// The most likely language of the encoded audio, and its probability.
-    pub fn detect_language(&mut self, features: &Tensor) -> Result<(Lang, f32)> {
+    pub fn detect_language(&mut self, audio: &AudioContext) -> Result<(Lang, f32)> {
         let t = self.model.tokens().clone();
-        let logits = self.logits(&[t.sot], features, true)?;
+        let hidden = self.forward(&[t.sot], audio, &mut DecoderCache::default())?;
+        let logits = self.project(&hidden, 0)?;
         let languages = t.language_tokens();
         let slice = &logits[languages.start as usize..languages.end as usize];
         let probs = softmax(slice, 1.0);
@@ -158,14 +160,14 @@ impl Decoder {
     /// temperature is reached), as `transcribe.py` does.
     pub fn decode_with_fallback(
         &mut self,
-        features: &Tensor,
+        audio: &AudioContext,
         prompt: &[u32],
         lang: Lang,
         options: &DecodeOptions,
     ) -> Result<DecodeResult> {
         let mut last = None;
         for &temperature in &options.temperatures {
-            let result = self.decode(features, prompt, lang, temperature, options)?;
+            let result = self.decode(audio, prompt, lang, temperature, options)?;
             if !result.needs_fallback(options) {
                 return Ok(result);
             }
@@ -177,7 +179,7 @@ impl Decoder {
     /// Decodes a window at one temperature.
     pub fn decode(
         &mut self,
-        features: &Tensor,
+        audio: &AudioContext,
         prompt: &[u32],
         lang: Lang,
         temperature: f64,
@@ -210,32 +212,20 @@ impl Decoder {
         let mut sampler =
             LogitsProcessor::from_sampling(options.seed, Sampling::All { temperature });
         let mut sum_logprob = 0f64;
-        let mut no_speech_prob = 0f64;
+        let no_speech_prob;
 
-        for step in 0..options.sample_len {
-            if tokens.len() >= n_ctx {
-                break;
-            }
-            let input = Tensor::new(tokens.as_slice(), features.device())
-                .and_then(|x| x.unsqueeze(0))
-                .map_err(model_error)?;
-            let hidden = self
-                .model
-                .model
-                .decoder
-                .forward(&input, features, step == 0)
-                .map_err(model_error)?;
-            if step == 0 {
-                let at_sot = self.project(&hidden, sot_index)?;
-                no_speech_prob = f64::from(softmax(&at_sot, 1.0)[t.no_speech as usize]);
-            }
-            let mut logits = self.project(&hidden, tokens.len() - 1)?;
+        // The whole prefix in one pass; then one token per step, from the caches.
+        let mut cache = DecoderCache::default();
+        let hidden = self.forward(&tokens, audio, &mut cache)?;
+        no_speech_prob =
+            f64::from(softmax(&self.project(&hidden, sot_index)?, 1.0)[t.no_speech as usize]);
+        let mut logits = self.project(&hidden, tokens.len() - 1)?;
+        for _ in 0..options.sample_len {
             self.apply_rules(&mut logits, &tokens[sample_begin..], max_initial);
             let token = if temperature <= 0.0 {
                 argmax(&logits)
             } else {
-                let tensor =
-                    Tensor::new(logits.as_slice(), features.device()).map_err(model_error)?;
+                let tensor = Tensor::new(logits.as_slice(), &Device::Cpu).map_err(model_error)?;
                 sampler.sample(&tensor).map_err(model_error)?
             };
             if token == t.eot {
@@ -243,6 +233,11 @@ impl Decoder {
             }
             sum_logprob += f64::from(log_softmax_at(&logits, token as usize));
             tokens.push(token);
+            if tokens.len() >= n_ctx {
+                break;
+            }
+            let hidden = self.forward(&[token], audio, &mut cache)?;
+            logits = self.project(&hidden, 0)?;
         }
         let sampled = tokens[sample_begin..].to_vec();
         let text = self.model.detokenize(&sampled)?;
@@ -257,36 +252,27 @@ impl Decoder {
         })
     }
 
-    /// Logits of the whole vocabulary at `position` of the decoder output.
+    /// Runs new tokens through the decoder (after those in `cache`).
+    fn forward(
+        &self,
+        tokens: &[u32],
+        audio: &AudioContext,
+        cache: &mut DecoderCache,
+    ) -> Result<Tensor> {
+        debug_assert!(cache.len() + tokens.len() <= self.model.config().max_target_positions);
+        self.model
+            .model
+            .decoder
+            .forward(tokens, audio, cache)
+            .map_err(model_error)
+    }
+
+    /// Logits of the whole vocabulary at `position` of a decoder output.
     fn project(&self, hidden: &Tensor, position: usize) -> Result<Vec<f32>> {
         let row = hidden
             .i((.., position..position + 1))
             .map_err(model_error)?;
-        let logits = self
-            .model
-            .model
-            .decoder
-            .final_linear(&row)
-            .map_err(model_error)?;
-        logits
-            .flatten_all()
-            .and_then(|l| l.to_vec1::<f32>())
-            .map_err(model_error)
-    }
-
-    /// Logits after one prefix, without timestamp rules (for language detection).
-    fn logits(&mut self, tokens: &[u32], features: &Tensor, flush: bool) -> Result<Vec<f32>> {
-        let input = Tensor::new(tokens, features.device())
-            .and_then(|x| x.unsqueeze(0))
-            .map_err(model_error)?;
-        let hidden = self
-            .model
-            .model
-            .decoder
-            .forward(&input, features, flush)
-            .map_err(model_error)?;
-        let last = hidden.dim(D::Minus2).map_err(model_error)? - 1;
-        self.project(&hidden, last)
+        self.model.model.decoder.logits(&row).map_err(model_error)
     }
 
     /// `SuppressBlank`, `SuppressTokens` and `ApplyTimestampRules` of `decoding.py`, in order.

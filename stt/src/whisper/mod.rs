@@ -3,22 +3,48 @@
 //! Paper: Radford et al., "Robust Speech Recognition via Large-Scale Weak Supervision" (2022).
 //! Reference code: <https://github.com/openai/whisper> (`decoding.py`, `transcribe.py`) and
 //! faster-whisper's `transcribe.py`, whose defaults (temperature fallback, compression-ratio and
-//! log-probability checks, no-speech threshold) [`DecodeOptions`] follows. The network itself is
-//! candle-transformers' `whisper::model`, loaded from the safetensors the model store writes
-//! (Hugging Face tensor names).
+//! log-probability checks, no-speech threshold) [`DecodeOptions`] follows. The network
+//! ([`model`]) is written here on candle with key/value caches, and loaded from the safetensors
+//! the model store writes (Hugging Face tensor names).
 
 pub mod decode;
 pub mod mel;
+mod model;
 mod tokens;
 pub mod transcribe;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::whisper as cw;
+use candle_core::{Device, Tensor};
 use dragoman_core::{Error, Lang, ModelSource, Result};
 
 pub use decode::{DecodeOptions, DecodeResult};
+pub use model::AudioContext;
 pub use tokens::SpecialTokens;
+
+/// The architecture, from the model's Hugging Face `config.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct WhisperConfig {
+    /// Mel bins of the input (80; 128 for large-v3).
+    pub num_mel_bins: usize,
+    /// Audio positions (1500 = 30 s).
+    pub max_source_positions: usize,
+    /// Width.
+    pub d_model: usize,
+    /// Encoder heads.
+    pub encoder_attention_heads: usize,
+    /// Encoder layers.
+    pub encoder_layers: usize,
+    /// Vocabulary size (51865 multilingual, 51864 English-only).
+    pub vocab_size: usize,
+    /// Text positions (448).
+    pub max_target_positions: usize,
+    /// Decoder heads.
+    pub decoder_attention_heads: usize,
+    /// Decoder layers.
+    pub decoder_layers: usize,
+    /// Tokens never to sample (non-speech symbols).
+    #[serde(default)]
+    pub suppress_tokens: Vec<u32>,
+}
 
 /// The catalog id whose files this loader expects (for error messages).
 const DEFAULT_MODEL_ID: &str = "whisper-base";
@@ -32,7 +58,8 @@ pub(crate) fn model_error(e: candle_core::Error) -> Error {
 /// per-stream decoders with [`WhisperModel::decoder`].
 #[derive(Clone)]
 pub struct WhisperModel {
-    model: cw::model::Whisper,
+    model: model::Whisper,
+    config: WhisperConfig,
     tokenizer: tokenizers::Tokenizer,
     tokens: SpecialTokens,
     mel: mel::MelExtractor,
@@ -44,7 +71,7 @@ impl std::fmt::Debug for WhisperModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WhisperModel")
             .field("id", &self.id)
-            .field("config", &self.model.config)
+            .field("config", &self.config)
             .finish()
     }
 }
@@ -70,30 +97,32 @@ impl WhisperModel {
                 .read(file)
                 .map_err(|e| file_error(file, e.to_string()))
         };
-        let config: cw::Config = serde_json::from_slice(&read("config.json")?)
+        let config: WhisperConfig = serde_json::from_slice(&read("config.json")?)
             .map_err(|e| file_error("config.json", e.to_string()))?;
         let tokenizer = tokenizers::Tokenizer::from_bytes(&*read("tokenizer.json")?)
             .map_err(|e| file_error("tokenizer.json", e.to_string()))?;
         let weights = read("model.safetensors")?;
-        let vb = VarBuilder::from_buffered_safetensors(weights.to_vec(), DType::F32, device)
+        let vb = model::var_builder(weights.to_vec(), device)
             .map_err(|e| file_error("model.safetensors", e.to_string()))?;
-        let model = cw::model::Whisper::load(&vb, config.clone())
+        let model = model::Whisper::load(&vb, &config)
             .map_err(|e| file_error("model.safetensors", e.to_string()))?;
         let tokens = SpecialTokens::resolve(&tokenizer, config.vocab_size)
             .map_err(|reason| file_error("tokenizer.json", reason))?;
+        let mel = mel::MelExtractor::new(config.num_mel_bins);
         Ok(Self {
             model,
+            config,
             tokenizer,
             tokens,
-            mel: mel::MelExtractor::new(config.num_mel_bins),
+            mel,
             device: device.clone(),
             id: id.to_string(),
         })
     }
 
     /// The model's architecture.
-    pub fn config(&self) -> &cw::Config {
-        &self.model.config
+    pub fn config(&self) -> &WhisperConfig {
+        &self.config
     }
 
     /// Special token ids.
@@ -103,7 +132,7 @@ impl WhisperModel {
 
     /// Whether the model is multilingual (English-only checkpoints have 51864 tokens).
     pub fn is_multilingual(&self) -> bool {
-        self.model.config.vocab_size >= 51_865
+        self.config.vocab_size >= 51_865
     }
 
     /// Languages the model knows.
@@ -148,15 +177,17 @@ impl WhisperModel {
         Ok(encoding.get_ids().to_vec())
     }
 
-    /// Runs the encoder on a normalised `n_mels x N_FRAMES` mel window.
-    pub(crate) fn encode(&mut self, mel: &[f32]) -> Result<Tensor> {
+    /// Runs the encoder on a normalised `n_mels x N_FRAMES` mel window, and prepares the
+    /// decoder's view of it.
+    pub fn encode(&self, mel: &[f32]) -> Result<AudioContext> {
         let n_mels = self.mel.n_mels();
         let frames = mel.len() / n_mels;
         let input =
             Tensor::from_slice(mel, (1, n_mels, frames), &self.device).map_err(model_error)?;
+        let features = self.model.encoder.forward(&input).map_err(model_error)?;
         self.model
-            .encoder
-            .forward(&input, true)
+            .decoder
+            .audio_context(&features)
             .map_err(model_error)
     }
 }

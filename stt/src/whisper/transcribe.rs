@@ -60,8 +60,8 @@ impl Decoder {
         let (language, language_probability) = match options.language {
             Some(lang) => (lang, None),
             None => {
-                let features = self.encode(&window(0))?;
-                let (lang, p) = self.detect_language(&features)?;
+                let audio = self.encode(&window(0))?;
+                let (lang, p) = self.detect_language(&audio)?;
                 (lang, Some(p))
             }
         };
