@@ -212,12 +212,11 @@ impl Decoder {
         let mut sampler =
             LogitsProcessor::from_sampling(options.seed, Sampling::All { temperature });
         let mut sum_logprob = 0f64;
-        let no_speech_prob;
 
         // The whole prefix in one pass; then one token per step, from the caches.
         let mut cache = DecoderCache::default();
         let hidden = self.forward(&tokens, audio, &mut cache)?;
-        no_speech_prob =
+        let no_speech_prob =
             f64::from(softmax(&self.project(&hidden, sot_index)?, 1.0)[t.no_speech as usize]);
         let mut logits = self.project(&hidden, tokens.len() - 1)?;
         for _ in 0..options.sample_len {
