@@ -16,13 +16,15 @@
 //! |------|-------|
 //! | Whisper, float weights, file transcription, language ID, translate task | here |
 //! | Silero VAD v6 on candle, as a sans-IO `VadSession` | here |
-//! | quantized variants, streaming session (stable partials) | not yet |
+//! | live captions: a sans-IO `SttSession` with LocalAgreement-2 stable partials ([`stream`]) | here |
+//! | quantized variants | not yet |
 //!
 //! ## Non-goals
 //!
 //! Downloading models (the store in `dragoman-core` does that), audio I/O, threads.
 
 pub mod eval;
+pub mod stream;
 pub mod vad;
 pub mod whisper;
 

@@ -1,0 +1,160 @@
+//! Live captions over a real recording: the five LibriVox utterances (pocketsphinx 5.1.1 sdist)
+//! played one after another with a second of silence between, at 48 kHz in 20 ms chunks as a
+//! call delivers them. Checks the finals' accuracy, that committed text is never taken back, and
+//! reports caption latency in media time.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use candle_core::Device;
+use dragoman_core::decode::load_audio;
+use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
+use dragoman_core::resample::resample;
+use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
+use dragoman_stt::eval::{normalize_english, word_errors};
+use dragoman_stt::stream::{StreamOptions, WhisperStt};
+use dragoman_stt::vad::SileroVad;
+use dragoman_stt::whisper::WhisperModel;
+
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[((values.len() - 1) as f64 * p).round() as usize]
+}
+
+#[test]
+fn captions_are_stable_accurate_and_prompt() {
+    let whisper = WhisperModel::load(&common::model("whisper-base"), &Device::Cpu).unwrap();
+    let vad = SileroVad::load_cpu(&common::model("silero-vad")).unwrap();
+    let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
+    let dir = common::librivox();
+
+    // The recording: silence, utterance, silence, utterance, ... (16 kHz, then 48 kHz).
+    let mut audio = vec![0.0f32; 16_000];
+    let mut spans = Vec::new();
+    let mut references = Vec::new();
+    for clip in common::LIBRIVOX {
+        let speech = load_audio(dir.join(format!("{clip}.wav")), SampleRate::HZ_16000)
+            .unwrap()
+            .samples;
+        spans.push((
+            audio.len() as f64 / 16_000.0,
+            (audio.len() + speech.len()) as f64 / 16_000.0,
+        ));
+        audio.extend(speech);
+        audio.extend(vec![0.0f32; 16_000]);
+        references.push(std::fs::read_to_string(dir.join(format!("{clip}.txt"))).unwrap());
+    }
+    let at48 = resample(&audio, SampleRate::HZ_16000, SampleRate::HZ_48000).unwrap();
+
+    let mut options = SttOptions::default();
+    options.language = Some(Lang::EN);
+    let mut session = engine.new_session(&options).unwrap();
+    let mut t = StreamTime::zero(SampleRate::HZ_48000);
+    // (media time when the event came out, event)
+    let mut events: Vec<(f64, SttEvent)> = Vec::new();
+    for piece in at48.chunks(960) {
+        session
+            .push_audio(&AudioChunk::new(t, piece.to_vec()))
+            .unwrap();
+        t = t.advanced(piece.len() as u64);
+        while let Some(e) = session.poll_event() {
+            events.push((t.as_secs_f64(), e));
+        }
+    }
+    session.finish().unwrap();
+    while let Some(e) = session.poll_event() {
+        events.push((t.as_secs_f64(), e));
+    }
+
+    let finals: Vec<(f64, String, f64, f64)> = events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            SttEvent::Final {
+                text,
+                start,
+                end,
+                lang,
+                ..
+            } => {
+                assert_eq!(*lang, Lang::EN);
+                Some((*at, text.clone(), start.as_secs_f64(), end.as_secs_f64()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finals.len(),
+        spans.len(),
+        "one final per utterance: {finals:#?}"
+    );
+
+    // Accuracy of the finals.
+    let (mut errors, mut words) = (0, 0);
+    for ((_, text, ..), reference) in finals.iter().zip(&references) {
+        let (e, w) = word_errors(&normalize_english(reference), &normalize_english(text));
+        errors += e;
+        words += w;
+    }
+    let wer = errors as f64 / words as f64;
+
+    // Committed text is never retracted: each partial's stable prefix extends the previous one,
+    // and the final starts with the last stable prefix.
+    let mut retractions = 0;
+    let mut stable = String::new();
+    let mut partials = 0;
+    for (_, e) in &events {
+        match e {
+            SttEvent::Partial {
+                text,
+                stable_prefix_len,
+                ..
+            } => {
+                partials += 1;
+                let now = &text[..*stable_prefix_len];
+                if !now.starts_with(stable.as_str()) {
+                    retractions += 1;
+                }
+                stable = now.to_string();
+            }
+            SttEvent::Final { text, .. } => {
+                if !text.starts_with(stable.as_str()) {
+                    retractions += 1;
+                }
+                stable.clear();
+            }
+            _ => {}
+        }
+    }
+
+    // Latency in media time: speech onset to the first partial, utterance end to its final.
+    let mut onset = Vec::new();
+    let mut end = Vec::new();
+    for (i, &(s, e)) in spans.iter().enumerate() {
+        if let Some((at, _)) = events
+            .iter()
+            .find(|(at, ev)| matches!(ev, SttEvent::Partial { .. }) && *at >= s && *at < e + 1.0)
+        {
+            onset.push(at - s);
+        }
+        end.push(finals[i].0 - e);
+    }
+    eprintln!(
+        "{} partials, {} finals, WER {:.2}% ({errors}/{words}), retractions {retractions}; onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s (media time)",
+        partials,
+        finals.len(),
+        100.0 * wer,
+        percentile(&mut onset.clone(), 0.5),
+        percentile(&mut onset, 0.95),
+        percentile(&mut end.clone(), 0.5),
+        percentile(&mut end, 0.95),
+    );
+    assert_eq!(retractions, 0);
+    assert!(wer <= 0.05, "WER {wer}");
+    assert!(
+        partials >= spans.len(),
+        "captions appear while people speak"
+    );
+    // Finals come within the VAD's pause (500 ms) plus one chunk of the utterance's end.
+    assert!(end.iter().all(|&d| d < 0.8), "{end:?}");
+}
