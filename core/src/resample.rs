@@ -139,6 +139,48 @@ impl StreamResampler {
     }
 }
 
+/// Brings a stream of chunks at whatever rate they arrive to one target rate, creating the
+/// resampler on first need. Engines use it so callers may push 48 kHz call audio directly.
+#[derive(Debug)]
+pub struct ToRate {
+    target: SampleRate,
+    resampler: Option<StreamResampler>,
+}
+
+impl ToRate {
+    /// Converts to `target`.
+    pub fn new(target: SampleRate) -> Self {
+        Self {
+            target,
+            resampler: None,
+        }
+    }
+
+    /// `chunk`'s samples at the target rate. A stream's rate may not change midway.
+    pub fn push(&mut self, chunk: &crate::AudioChunk) -> Result<Vec<f32>> {
+        match &mut self.resampler {
+            None if chunk.rate() == self.target => Ok(chunk.samples.clone()),
+            Some(r) if r.from_rate() == chunk.rate() => r.push(&chunk.samples),
+            Some(r) => Err(Error::Misuse(format!(
+                "the sample rate changed mid-stream ({} -> {})",
+                r.from_rate(),
+                chunk.rate()
+            ))),
+            None => self
+                .resampler
+                .insert(StreamResampler::new(chunk.rate(), self.target)?)
+                .push(&chunk.samples),
+        }
+    }
+
+    /// The resampler's tail at the end of the stream (empty when no resampling happened).
+    pub fn finish(&mut self) -> Result<Vec<f32>> {
+        self.resampler
+            .as_mut()
+            .map_or(Ok(Vec::new()), StreamResampler::finish)
+    }
+}
+
 /// Runs one block through rubato, appending to `out`; returns the input frames consumed.
 fn process_block(
     inner: &mut Fft<f32>,
@@ -225,6 +267,23 @@ mod tests {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
         assert!(diff < 1e-5, "{diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn to_rate_converts_streams_and_refuses_a_rate_change() -> Result<()> {
+        use crate::{AudioChunk, StreamTime};
+        let mut same = ToRate::new(SampleRate::HZ_16000);
+        let chunk = AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), vec![0.5; 160]);
+        assert_eq!(same.push(&chunk)?, vec![0.5; 160]);
+        assert!(same.finish()?.is_empty());
+
+        let mut down = ToRate::new(SampleRate::HZ_16000);
+        let at48 = AudioChunk::new(StreamTime::zero(SampleRate::HZ_48000), vec![0.0; 4_800]);
+        let mut total = down.push(&at48)?.len();
+        assert!(down.push(&chunk).is_err(), "16 kHz after 48 kHz");
+        total += down.finish()?.len();
+        assert_eq!(total, 1_600);
         Ok(())
     }
 

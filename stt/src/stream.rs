@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use dragoman_core::engine::{
     SpeechToText, SttEvent, SttOptions, SttSession, VadEvent, VadOptions, VadSession,
 };
-use dragoman_core::resample::StreamResampler;
+use dragoman_core::resample::ToRate;
 use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::vad::{SileroSession, SileroVad};
@@ -89,7 +89,7 @@ pub struct WhisperStream {
     vad: SileroSession,
     stt: SttOptions,
     options: StreamOptions,
-    resampler: Option<StreamResampler>,
+    to_16k: ToRate,
     /// 16 kHz samples kept since `kept_from` (enough to cover the VAD's padding).
     audio: Vec<f32>,
     kept_from: u64,
@@ -121,7 +121,7 @@ impl WhisperStream {
             vad: SileroSession::new(engine.vad.clone(), engine.options.vad.clone())?,
             stt: stt.clone(),
             options: engine.options.clone(),
-            resampler: None,
+            to_16k: ToRate::new(SampleRate::HZ_16000),
             audio: Vec::new(),
             kept_from: 0,
             received: 0,
@@ -267,6 +267,15 @@ impl WhisperStream {
         Ok(())
     }
 
+    /// Takes 16 kHz audio into the VAD and the utterance buffer.
+    fn ingest(&mut self, samples: Vec<f32>) -> Result<()> {
+        self.vad
+            .push_audio(&AudioChunk::new(Self::time(self.received), samples.clone()))?;
+        self.received += samples.len() as u64;
+        self.audio.extend(samples);
+        Ok(())
+    }
+
     /// Reacts to VAD events and the passage of (media) time.
     fn drive(&mut self) -> Result<()> {
         while let Some(event) = self.vad.poll_event() {
@@ -306,22 +315,8 @@ impl SttSession for WhisperStream {
                 "push_audio after finish; call reset to start a new stream".into(),
             ));
         }
-        let samples = if chunk.rate() == SampleRate::HZ_16000 && self.resampler.is_none() {
-            chunk.samples.clone()
-        } else {
-            let resampler = match &mut self.resampler {
-                Some(r) if r.from_rate() == chunk.rate() => r,
-                Some(_) => return Err(Error::Misuse("the sample rate changed mid-stream".into())),
-                None => self
-                    .resampler
-                    .insert(StreamResampler::new(chunk.rate(), SampleRate::HZ_16000)?),
-            };
-            resampler.push(&chunk.samples)?
-        };
-        self.vad
-            .push_audio(&AudioChunk::new(Self::time(self.received), samples.clone()))?;
-        self.received += samples.len() as u64;
-        self.audio.extend(samples);
+        let samples = self.to_16k.push(chunk)?;
+        self.ingest(samples)?;
         self.drive()
     }
 
@@ -329,13 +324,8 @@ impl SttSession for WhisperStream {
         if self.finished {
             return Ok(());
         }
-        if let Some(resampler) = &mut self.resampler {
-            let tail = resampler.finish()?;
-            self.vad
-                .push_audio(&AudioChunk::new(Self::time(self.received), tail.clone()))?;
-            self.received += tail.len() as u64;
-            self.audio.extend(tail);
-        }
+        let tail = self.to_16k.finish()?;
+        self.ingest(tail)?;
         self.vad.finish()?;
         self.drive()?;
         if self.utterance.is_some() {
@@ -352,7 +342,7 @@ impl SttSession for WhisperStream {
 
     fn reset(&mut self) {
         self.vad.reset();
-        self.resampler = None;
+        self.to_16k = ToRate::new(SampleRate::HZ_16000);
         self.audio.clear();
         self.kept_from = 0;
         self.received = 0;

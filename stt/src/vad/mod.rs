@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use candle_core::Device;
 use dragoman_core::engine::{VadEvent, VadOptions, VadSession, VoiceActivity};
-use dragoman_core::resample::StreamResampler;
+use dragoman_core::resample::ToRate;
 use dragoman_core::{AudioChunk, Error, ModelSource, Result, SampleRate, StreamTime};
 
 pub use silero::SileroVad;
@@ -58,7 +58,7 @@ pub struct SileroSession {
     model: SileroVad,
     state: silero::SileroState,
     options: VadOptions,
-    resampler: Option<StreamResampler>,
+    to_16k: ToRate,
     /// 16 kHz samples not yet processed (less than a chunk).
     pending: Vec<f32>,
     /// 16 kHz samples processed so far.
@@ -83,7 +83,7 @@ impl SileroSession {
             model,
             state,
             options,
-            resampler: None,
+            to_16k: ToRate::new(SampleRate::HZ_16000),
             pending: Vec::new(),
             processed: 0,
             speech_start: None,
@@ -191,19 +191,8 @@ impl VadSession for SileroSession {
                 "push_audio after finish; call reset to start a new stream".into(),
             ));
         }
-        if chunk.rate() == SampleRate::HZ_16000 && self.resampler.is_none() {
-            self.pending.extend_from_slice(&chunk.samples);
-        } else {
-            let resampler = match &mut self.resampler {
-                Some(r) if r.from_rate() == chunk.rate() => r,
-                Some(_) => return Err(Error::Misuse("the sample rate changed mid-stream".into())),
-                None => self
-                    .resampler
-                    .insert(StreamResampler::new(chunk.rate(), SampleRate::HZ_16000)?),
-            };
-            let converted = resampler.push(&chunk.samples)?;
-            self.pending.extend(converted);
-        }
+        let samples = self.to_16k.push(chunk)?;
+        self.pending.extend(samples);
         self.process()
     }
 
@@ -211,10 +200,8 @@ impl VadSession for SileroSession {
         if self.finished {
             return Ok(());
         }
-        if let Some(resampler) = &mut self.resampler {
-            let tail = resampler.finish()?;
-            self.pending.extend(tail);
-        }
+        let tail = self.to_16k.finish()?;
+        self.pending.extend(tail);
         self.process()?;
         let total = self.processed_total();
         if !self.pending.is_empty() {
