@@ -69,9 +69,11 @@ impl Attention {
 
     /// Attention of `x`'s queries over `k`/`v` (already split), with an additive mask.
     fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        // Scale the queries, not the (much larger) score matrix.
         let q = self.split(&self.q.forward(x)?)?;
         let head_dim = q.dim(D::Minus1)?;
-        let mut scores = (q.matmul(&k.t()?)? / (head_dim as f64).sqrt())?;
+        let q = (q / (head_dim as f64).sqrt())?;
+        let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
