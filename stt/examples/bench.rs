@@ -22,7 +22,7 @@ use dragoman_core::{Lang, ModelSource, SampleRate};
 use dragoman_stt::eval::{normalize_english, word_errors};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::transcribe::file_vad_options;
-use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
+use dragoman_stt::whisper::{DecodeOptions, Precision, WhisperModel};
 
 /// Peak resident memory of this process in MB (Linux).
 fn peak_mb() -> f64 {
@@ -85,45 +85,78 @@ fn main() -> anyhow::Result<()> {
         .map(|(_, a)| a.samples.len() as f64 / 16_000.0)
         .sum();
 
-    let model = WhisperModel::load(&ModelSource::dir(model_dir), &Device::Cpu)?;
-    let vad = SileroVad::load_cpu(&ModelSource::dir(vad_dir))?;
-    let mut options = DecodeOptions::default();
-    options.language = Some(Lang::EN);
-    // Warm-up outside the timing (first-touch allocations), as the peer's script does.
-    model
-        .decoder()
-        .transcribe_speech(&audio[0].1, &vad, &file_vad_options(), &options)?;
-    let start = Instant::now();
-    let mut texts = BTreeMap::new();
-    for (name, samples) in &audio {
-        let t = model
+    if let Ok(precision) = std::env::var("DRAGOMAN_BENCH_RUN") {
+        // Child: one precision, results as JSON (the peers' format).
+        let precision = match precision.as_str() {
+            "q8" => Precision::Q8,
+            "q4" => Precision::Q4,
+            _ => Precision::F32,
+        };
+        let model = WhisperModel::load_as(
+            &ModelSource::dir(model_dir),
+            &Device::Cpu,
+            "whisper-base",
+            precision,
+        )?;
+        let vad = SileroVad::load_cpu(&ModelSource::dir(vad_dir))?;
+        let mut options = DecodeOptions::default();
+        options.language = Some(Lang::EN);
+        // Warm-up outside the timing (first-touch allocations), as the peer's script does.
+        model
             .decoder()
-            .transcribe_speech(samples, &vad, &file_vad_options(), &options)?;
-        texts.insert(name.clone(), t.text);
+            .transcribe_speech(&audio[0].1, &vad, &file_vad_options(), &options)?;
+        let start = Instant::now();
+        let mut texts = BTreeMap::new();
+        for (name, samples) in &audio {
+            let t =
+                model
+                    .decoder()
+                    .transcribe_speech(samples, &vad, &file_vad_options(), &options)?;
+            texts.insert(name.clone(), t.text);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            serde_json::json!({"texts": texts, "seconds": seconds, "peak_mb": peak_mb()})
+        );
+        return Ok(());
     }
-    let mut rows = vec![Row {
-        name: "dragoman (candle, f32)".into(),
-        texts,
-        seconds: start.elapsed().as_secs_f64(),
-        peak_mb: peak_mb(),
-    }];
+    let mut runs: Vec<(String, serde_json::Value)> = Vec::new();
+    for (name, precision) in [
+        ("dragoman f32", "f32"),
+        ("dragoman q8", "q8"),
+        ("dragoman q4", "q4"),
+    ] {
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .args(&args)
+            .env("DRAGOMAN_BENCH_RUN", precision)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        runs.push((name.to_string(), serde_json::from_slice(&out.stdout)?));
+    }
     for (name, path) in peers {
-        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-        let texts = json["texts"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        rows.push(Row {
+        runs.push((name, serde_json::from_slice(&std::fs::read(&path)?)?));
+    }
+    let rows: Vec<Row> = runs
+        .into_iter()
+        .map(|(name, json)| Row {
             name,
-            texts,
+            texts: json["texts"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             seconds: json["seconds"].as_f64().unwrap_or(f64::NAN),
             peak_mb: json["peak_mb"].as_f64().unwrap_or(f64::NAN),
-        });
-    }
+        })
+        .collect();
 
     println!(
         "{} files, {audio_seconds:.1} s of audio, greedy decoding (beam 1), English, VAD on, 2 threads",

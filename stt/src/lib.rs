@@ -17,7 +17,7 @@
 //! | Whisper, float weights, file transcription, language ID, translate task | here |
 //! | Silero VAD v6 on candle, as a sans-IO `VadSession` | here |
 //! | live captions: a sans-IO `SttSession` with LocalAgreement-2 stable partials ([`stream`]) | here |
-//! | quantized variants | not yet |
+//! | 8- and 4-bit weights (`whisper-base-q8`, `-q4`, quantized at load) | here |
 //!
 //! ## Non-goals
 //!

@@ -13,7 +13,7 @@ use dragoman_core::{AudioChunk, Error, Lang, ModelSource, SampleRate, StreamTime
 use dragoman_stt::eval::{normalize_english, word_errors};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::transcribe::file_vad_options;
-use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
+use dragoman_stt::whisper::{DecodeOptions, Precision, WhisperModel};
 
 fn whisper() -> WhisperModel {
     WhisperModel::load(&common::model("whisper-base"), &Device::Cpu).expect("load whisper-base")
@@ -97,6 +97,25 @@ fn jfk_language_timestamps_and_text() {
     let translated = model.decoder().transcribe(&audio, &translate).unwrap();
     let (e, w) = word_errors(reference, &normalize_english(&translated.text));
     assert!(e * 10 <= w, "{}", translated.text);
+}
+
+#[test]
+fn quantized_weights_transcribe_the_same() {
+    // whisper-base-q8: the same files, 8-bit weight matrices.
+    let (id, precision) = Precision::from_model_id("whisper-base-q8");
+    assert_eq!((id, precision), ("whisper-base", Precision::Q8));
+    assert_eq!(
+        Precision::from_model_id("whisper-base"),
+        ("whisper-base", Precision::F32)
+    );
+    let q8 = WhisperModel::load_as(&common::model(id), &Device::Cpu, id, precision).unwrap();
+    let audio = load_audio(common::jfk(), SampleRate::HZ_16000).unwrap();
+    let transcript = q8
+        .decoder()
+        .transcribe_speech(&audio, &vad(), &file_vad_options(), &english())
+        .unwrap();
+    let reference = "and so my fellow americans ask not what your country can do for you ask what you can do for your country";
+    assert_eq!(normalize_english(&transcript.text), reference);
 }
 
 #[test]

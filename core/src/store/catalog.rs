@@ -191,7 +191,7 @@ pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
         id: "whisper-base",
         task: Task::SpeechToText,
-        description: "OpenAI Whisper base (74M), multilingual, 99 languages; faster-whisper conversion",
+        description: "OpenAI Whisper base (74M), multilingual, 99 languages; use as whisper-base-q8 / -q4 for 8/4-bit weights",
         licence: MIT,
         files: &[
             FileSpec {

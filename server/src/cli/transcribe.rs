@@ -11,13 +11,14 @@ use dragoman_core::store::ModelStore;
 use dragoman_core::{Lang, SampleRate};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::transcribe::file_vad_options;
-use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
+use dragoman_stt::whisper::{DecodeOptions, Precision, WhisperModel};
 
 #[derive(Debug, Args)]
 pub(crate) struct TranscribeArgs {
     /// Audio file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, ...), any rate and channel count.
     file: PathBuf,
-    /// Speech-to-text model id (see `dragoman models list`).
+    /// Speech-to-text model id (see `dragoman models list`); append `-q8` or `-q4` for 8- or
+    /// 4-bit weights (`whisper-base-q8`).
     #[arg(long, default_value = "whisper-base")]
     model: String,
     /// Spoken language (`vi`, `en`, `de-DE`, ...), or `auto` to detect it.
@@ -55,8 +56,9 @@ pub(crate) fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
         code => Some(Lang::parse(code)?),
     };
     let store = ModelStore::from_env()?;
-    let source = store.source(&args.model)?;
-    let model = WhisperModel::load_as(&source, &candle_core::Device::Cpu, &args.model)?;
+    let (id, precision) = Precision::from_model_id(&args.model);
+    let source = store.source(id)?;
+    let model = WhisperModel::load_as(&source, &candle_core::Device::Cpu, id, precision)?;
     let audio = load_audio(&args.file, SampleRate::HZ_16000)?;
     let mut options = DecodeOptions::default();
     options.language = language;

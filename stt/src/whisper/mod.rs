@@ -20,6 +20,36 @@ pub use decode::{DecodeOptions, DecodeResult};
 pub use model::AudioContext;
 pub use tokens::SpecialTokens;
 
+/// Precision of the weight matrices (projections and MLPs; convolutions, norms and embeddings stay
+/// f32). Chosen by a model-id suffix: `whisper-base-q8` is whisper-base with 8-bit weights.
+///
+/// Quantized at load time (well under a second for base) rather than at pull time: the model store
+/// in `dragoman-core` has no candle, and one f16 file on disk serves every precision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// Full precision.
+    #[default]
+    F32,
+    /// ggml Q8_0: 8-bit blocks of 32 with an f16 scale (about 4x smaller than f32).
+    Q8,
+    /// ggml Q4_0: 4-bit blocks of 32 (about 7x smaller than f32).
+    Q4,
+}
+
+impl Precision {
+    /// Splits a model id into its catalog id and precision: `whisper-base-q8` is
+    /// (`whisper-base`, Q8); an id without a suffix is f32.
+    pub fn from_model_id(id: &str) -> (&str, Self) {
+        if let Some(base) = id.strip_suffix("-q8") {
+            (base, Self::Q8)
+        } else if let Some(base) = id.strip_suffix("-q4") {
+            (base, Self::Q4)
+        } else {
+            (id, Self::F32)
+        }
+    }
+}
+
 /// The architecture, from the model's Hugging Face `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct WhisperConfig {
@@ -80,11 +110,16 @@ impl WhisperModel {
     /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `source` (what
     /// `dragoman models pull whisper-base` writes) onto `device`, computing in f32.
     pub fn load(source: &ModelSource, device: &Device) -> Result<Self> {
-        Self::load_as(source, device, DEFAULT_MODEL_ID)
+        Self::load_as(source, device, DEFAULT_MODEL_ID, Precision::F32)
     }
 
-    /// [`load`](Self::load), naming catalog model `id` in errors.
-    pub fn load_as(source: &ModelSource, device: &Device, id: &str) -> Result<Self> {
+    /// [`load`](Self::load) at a precision, naming catalog model `id` in errors.
+    pub fn load_as(
+        source: &ModelSource,
+        device: &Device,
+        id: &str,
+        precision: Precision,
+    ) -> Result<Self> {
         let file_error = |file: &str, reason: String| Error::ModelFile {
             file: source
                 .path(file)
@@ -104,7 +139,7 @@ impl WhisperModel {
         let weights = read("model.safetensors")?;
         let vb = model::var_builder(weights.to_vec(), device)
             .map_err(|e| file_error("model.safetensors", e.to_string()))?;
-        let model = model::Whisper::load(&vb, &config)
+        let model = model::Whisper::load(&vb, &config, precision)
             .map_err(|e| file_error("model.safetensors", e.to_string()))?;
         let tokens = SpecialTokens::resolve(&tokenizer, config.vocab_size)
             .map_err(|reason| file_error("tokenizer.json", reason))?;

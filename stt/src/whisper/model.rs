@@ -7,19 +7,64 @@
 //! ([`AudioContext`]) and shared by every decoding attempt on it (temperature fallback, language
 //! detection). Weights use Hugging Face's names, as the model store writes them.
 
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
-use super::WhisperConfig;
+use super::{Precision, WhisperConfig};
 
-fn linear(vb: VarBuilder<'_>, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
+/// A weight matrix applied as `x W^T + b`: in f32, or block-quantized (ggml's Q8_0 / Q4_0, as
+/// candle's quantized kernels run them).
+#[derive(Debug, Clone)]
+enum Proj {
+    Float(Linear),
+    Quantized {
+        weight: QMatMul,
+        bias: Option<Tensor>,
+    },
+}
+
+impl Proj {
+    fn new(weight: Tensor, bias: Option<Tensor>, precision: Precision) -> Result<Self> {
+        let dtype = match precision {
+            Precision::F32 => return Ok(Self::Float(Linear::new(weight, bias))),
+            Precision::Q8 => GgmlDType::Q8_0,
+            Precision::Q4 => GgmlDType::Q4_0,
+        };
+        Ok(Self::Quantized {
+            weight: QMatMul::from_qtensor(QTensor::quantize(&weight, dtype)?)?,
+            bias,
+        })
+    }
+}
+
+impl Module for Proj {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Float(linear) => linear.forward(x),
+            Self::Quantized {
+                weight,
+                bias: Some(bias),
+            } => weight.forward(x)?.broadcast_add(bias),
+            Self::Quantized { weight, bias: None } => weight.forward(x),
+        }
+    }
+}
+
+fn linear(
+    vb: VarBuilder<'_>,
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    precision: Precision,
+) -> Result<Proj> {
     let weight = vb.get((d_out, d_in), "weight")?;
     let bias = if bias {
         Some(vb.get(d_out, "bias")?)
     } else {
         None
     };
-    Ok(Linear::new(weight, bias))
+    Proj::new(weight, bias, precision)
 }
 
 fn layer_norm(vb: VarBuilder<'_>, d: usize) -> Result<LayerNorm> {
@@ -33,20 +78,20 @@ fn layer_norm(vb: VarBuilder<'_>, d: usize) -> Result<LayerNorm> {
 /// Multi-head attention projections.
 #[derive(Debug, Clone)]
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    out: Proj,
     heads: usize,
 }
 
 impl Attention {
-    fn load(vb: VarBuilder<'_>, d: usize, heads: usize) -> Result<Self> {
+    fn load(vb: VarBuilder<'_>, d: usize, heads: usize, p: Precision) -> Result<Self> {
         Ok(Self {
-            q: linear(vb.pp("q_proj"), d, d, true)?,
-            k: linear(vb.pp("k_proj"), d, d, false)?,
-            v: linear(vb.pp("v_proj"), d, d, true)?,
-            out: linear(vb.pp("out_proj"), d, d, true)?,
+            q: linear(vb.pp("q_proj"), d, d, true, p)?,
+            k: linear(vb.pp("k_proj"), d, d, false, p)?,
+            v: linear(vb.pp("v_proj"), d, d, true, p)?,
+            out: linear(vb.pp("out_proj"), d, d, true, p)?,
             heads,
         })
     }
@@ -86,16 +131,16 @@ impl Attention {
 
 #[derive(Debug, Clone)]
 struct Mlp {
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Proj,
+    fc2: Proj,
     ln: LayerNorm,
 }
 
 impl Mlp {
-    fn load(vb: VarBuilder<'_>, d: usize, ffn: usize) -> Result<Self> {
+    fn load(vb: VarBuilder<'_>, d: usize, ffn: usize, p: Precision) -> Result<Self> {
         Ok(Self {
-            fc1: linear(vb.pp("fc1"), d, ffn, true)?,
-            fc2: linear(vb.pp("fc2"), ffn, d, true)?,
+            fc1: linear(vb.pp("fc1"), d, ffn, true, p)?,
+            fc2: linear(vb.pp("fc2"), ffn, d, true, p)?,
             ln: layer_norm(vb.pp("final_layer_norm"), d)?,
         })
     }
@@ -126,7 +171,7 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    fn load(vb: VarBuilder<'_>, cfg: &WhisperConfig) -> Result<Self> {
+    fn load(vb: VarBuilder<'_>, cfg: &WhisperConfig, p: Precision) -> Result<Self> {
         let d = cfg.d_model;
         let conv = |vb: VarBuilder<'_>, d_in: usize, stride: usize| -> Result<Conv1d> {
             let config = Conv1dConfig {
@@ -146,9 +191,9 @@ impl Encoder {
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(EncoderBlock {
-                    attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads)?,
+                    attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads, p)?,
                     attn_ln: layer_norm(vb.pp("self_attn_layer_norm"), d)?,
-                    mlp: Mlp::load(vb.clone(), d, 4 * d)?,
+                    mlp: Mlp::load(vb.clone(), d, 4 * d, p)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -190,6 +235,7 @@ struct DecoderBlock {
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder {
     embed: Embedding,
+    lm_head: Proj,
     positions: Tensor,
     blocks: Vec<DecoderBlock>,
     ln: LayerNorm,
@@ -216,26 +262,35 @@ impl DecoderCache {
 }
 
 impl Decoder {
-    fn load(vb: VarBuilder<'_>, cfg: &WhisperConfig) -> Result<Self> {
+    fn load(vb: VarBuilder<'_>, cfg: &WhisperConfig, p: Precision) -> Result<Self> {
         let d = cfg.d_model;
         let blocks = (0..cfg.decoder_layers)
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(DecoderBlock {
-                    self_attn: Attention::load(vb.pp("self_attn"), d, cfg.decoder_attention_heads)?,
+                    self_attn: Attention::load(
+                        vb.pp("self_attn"),
+                        d,
+                        cfg.decoder_attention_heads,
+                        p,
+                    )?,
                     self_ln: layer_norm(vb.pp("self_attn_layer_norm"), d)?,
                     cross_attn: Attention::load(
                         vb.pp("encoder_attn"),
                         d,
                         cfg.decoder_attention_heads,
+                        p,
                     )?,
                     cross_ln: layer_norm(vb.pp("encoder_attn_layer_norm"), d)?,
-                    mlp: Mlp::load(vb.clone(), d, 4 * d)?,
+                    mlp: Mlp::load(vb.clone(), d, 4 * d, p)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let embed = vb.get((cfg.vocab_size, d), "embed_tokens.weight")?;
         Ok(Self {
-            embed: Embedding::new(vb.get((cfg.vocab_size, d), "embed_tokens.weight")?, d),
+            // The output projection is the token embedding, transposed (tied weights).
+            lm_head: Proj::new(embed.clone(), None, p)?,
+            embed: Embedding::new(embed, d),
             positions: vb.get((cfg.max_target_positions, d), "embed_positions.weight")?,
             blocks,
             ln: layer_norm(vb.pp("layer_norm"), d)?,
@@ -308,10 +363,8 @@ impl Decoder {
 
     /// Logits over the vocabulary of one hidden state `(1, 1, d)`: tied to the token embedding.
     pub(crate) fn logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
-        hidden
-            .flatten_all()?
-            .unsqueeze(0)?
-            .matmul(&self.embed.embeddings().t()?)?
+        self.lm_head
+            .forward(&hidden.flatten_all()?.unsqueeze(0)?)?
             .flatten_all()?
             .to_vec1::<f32>()
     }
@@ -325,10 +378,14 @@ pub(crate) struct Whisper {
 }
 
 impl Whisper {
-    pub(crate) fn load(vb: &VarBuilder<'_>, cfg: &WhisperConfig) -> Result<Self> {
+    pub(crate) fn load(
+        vb: &VarBuilder<'_>,
+        cfg: &WhisperConfig,
+        precision: Precision,
+    ) -> Result<Self> {
         Ok(Self {
-            encoder: Encoder::load(vb.pp("model.encoder"), cfg)?,
-            decoder: Decoder::load(vb.pp("model.decoder"), cfg)?,
+            encoder: Encoder::load(vb.pp("model.encoder"), cfg, precision)?,
+            decoder: Decoder::load(vb.pp("model.decoder"), cfg, precision)?,
         })
     }
 }
