@@ -19,17 +19,10 @@ use dragoman_core::decode::load_audio;
 use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
 use dragoman_core::resample::resample;
 use dragoman_core::{AudioChunk, Lang, ModelSource, SampleRate, StreamTime};
+use dragoman_stt::eval::{percentile, retractions};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::WhisperModel;
-
-fn pct(values: &[f64], p: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(((v.len().max(1) - 1) as f64 * p).round() as usize)
-        .copied()
-        .unwrap_or(f64::NAN)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -89,8 +82,7 @@ fn main() {
         events.push((t.as_secs_f64(), e));
     }
 
-    let (mut onset, mut end, mut retractions, mut stable) =
-        (Vec::new(), Vec::new(), 0, String::new());
+    let (mut onset, mut end) = (Vec::new(), Vec::new());
     for (s, e) in &spans {
         if let Some((at, _)) = events
             .iter()
@@ -105,24 +97,7 @@ fn main() {
             end.push(at - e);
         }
     }
-    for (_, e) in &events {
-        match e {
-            SttEvent::Partial {
-                text,
-                stable_prefix_len,
-                ..
-            } => {
-                let now = &text[..*stable_prefix_len];
-                retractions += usize::from(!now.starts_with(stable.as_str()));
-                stable = now.to_string();
-            }
-            SttEvent::Final { text, .. } => {
-                retractions += usize::from(!text.starts_with(stable.as_str()));
-                stable.clear();
-            }
-            _ => {}
-        }
-    }
+    let retractions = retractions(events.iter().map(|(_, e)| e));
     let third = push_ms.len() / 3;
     println!(
         "session {:.1} min of audio, {} utterances, 2 threads",
@@ -131,18 +106,18 @@ fn main() {
     );
     println!(
         "media time: onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s",
-        pct(&onset, 0.5),
-        pct(&onset, 0.95),
-        pct(&end, 0.5),
-        pct(&end, 0.95)
+        percentile(&onset, 0.5),
+        percentile(&onset, 0.95),
+        percentile(&end, 0.5),
+        percentile(&end, 0.95)
     );
     println!(
         "compute per 20 ms push: median {:.2} ms, p99 {:.0} ms, max {:.0} ms; first third max {:.0} ms, last third max {:.0} ms",
-        pct(&push_ms, 0.5),
-        pct(&push_ms, 0.99),
-        pct(&push_ms, 1.0),
-        pct(&push_ms[..third], 1.0),
-        pct(&push_ms[2 * third..], 1.0)
+        percentile(&push_ms, 0.5),
+        percentile(&push_ms, 0.99),
+        percentile(&push_ms, 1.0),
+        percentile(&push_ms[..third], 1.0),
+        percentile(&push_ms[2 * third..], 1.0)
     );
     println!(
         "real-time playback on this machine: worst backlog {worst_lag:.2} s; total compute {:.1} s for {:.1} s of audio",

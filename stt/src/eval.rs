@@ -1,8 +1,11 @@
-//! Word error rate, with one text normaliser applied to references and hypotheses alike.
+//! Scoring: word error rate (with one text normaliser applied to references and hypotheses
+//! alike), retractions of committed caption text, and percentiles for latency figures.
 //!
 //! The normaliser is a small subset of Whisper's `EnglishTextNormalizer`: lower case, hyphens and
 //! punctuation to spaces (apostrophes inside words kept), spelled-out titles (`mr` → `mister`),
 //! whitespace collapsed. It is enough for read speech whose references are lower-case words.
+
+use dragoman_core::engine::SttEvent;
 
 /// Normalises English text for scoring.
 pub fn normalize_english(text: &str) -> String {
@@ -50,9 +53,75 @@ pub fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
     (row[h.len()], r.len())
 }
 
+/// How many times committed caption text was taken back: a partial whose stable prefix does not
+/// extend the previous one, or a final that does not start with the last stable prefix. A correct
+/// live captioner scores 0.
+pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize {
+    let mut stable = String::new();
+    let mut count = 0;
+    for event in events {
+        match event {
+            SttEvent::Partial {
+                text,
+                stable_prefix_len,
+                ..
+            } => {
+                let now = text.get(..*stable_prefix_len).unwrap_or(text);
+                count += usize::from(!now.starts_with(stable.as_str()));
+                stable = now.to_string();
+            }
+            SttEvent::Final { text, .. } => {
+                count += usize::from(!text.starts_with(stable.as_str()));
+                stable.clear();
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+/// The `p`-quantile (0..=1, nearest rank) of `values`; NaN when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n => sorted[((n - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dragoman_core::{Lang, SampleRate, StreamTime};
+
+    #[test]
+    fn retractions_count_rewritten_committed_text() {
+        let t = StreamTime::zero(SampleRate::HZ_16000);
+        let partial = |text: &str, stable: usize| SttEvent::Partial {
+            text: text.into(),
+            stable_prefix_len: stable,
+            start: t,
+        };
+        let fin = |text: &str| SttEvent::Final {
+            text: text.into(),
+            start: t,
+            end: t,
+            lang: Lang::EN,
+            lang_probability: None,
+        };
+        let good = [
+            partial("he was", 0),
+            partial("he was not", 2),
+            partial("he was not an", 6),
+            fin("he was not an ill"),
+        ];
+        assert_eq!(retractions(&good), 0);
+        let bad = [partial("he was", 2), partial("she was", 3), fin("he was")];
+        assert_eq!(retractions(&bad), 2);
+        assert_eq!(percentile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        assert!(percentile(&[], 0.5).is_nan());
+    }
 
     #[test]
     fn normalises_punctuation_case_and_titles() {

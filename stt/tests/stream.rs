@@ -12,15 +12,10 @@ use dragoman_core::decode::load_audio;
 use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
 use dragoman_core::resample::resample;
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
-use dragoman_stt::eval::{normalize_english, word_errors};
+use dragoman_stt::eval::{normalize_english, percentile, retractions, word_errors};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::WhisperModel;
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * p).round() as usize]
-}
 
 #[test]
 fn captions_are_stable_accurate_and_prompt() {
@@ -100,32 +95,11 @@ fn captions_are_stable_accurate_and_prompt() {
 
     // Committed text is never retracted: each partial's stable prefix extends the previous one,
     // and the final starts with the last stable prefix.
-    let mut retractions = 0;
-    let mut stable = String::new();
-    let mut partials = 0;
-    for (_, e) in &events {
-        match e {
-            SttEvent::Partial {
-                text,
-                stable_prefix_len,
-                ..
-            } => {
-                partials += 1;
-                let now = &text[..*stable_prefix_len];
-                if !now.starts_with(stable.as_str()) {
-                    retractions += 1;
-                }
-                stable = now.to_string();
-            }
-            SttEvent::Final { text, .. } => {
-                if !text.starts_with(stable.as_str()) {
-                    retractions += 1;
-                }
-                stable.clear();
-            }
-            _ => {}
-        }
-    }
+    let retractions = retractions(events.iter().map(|(_, e)| e));
+    let partials = events
+        .iter()
+        .filter(|(_, e)| matches!(e, SttEvent::Partial { .. }))
+        .count();
 
     // Latency in media time: speech onset to the first partial, utterance end to its final.
     let mut onset = Vec::new();
@@ -144,10 +118,10 @@ fn captions_are_stable_accurate_and_prompt() {
         partials,
         finals.len(),
         100.0 * wer,
-        percentile(&mut onset.clone(), 0.5),
-        percentile(&mut onset, 0.95),
-        percentile(&mut end.clone(), 0.5),
-        percentile(&mut end, 0.95),
+        percentile(&onset, 0.5),
+        percentile(&onset, 0.95),
+        percentile(&end, 0.5),
+        percentile(&end, 0.95),
     );
     assert_eq!(retractions, 0);
     assert!(wer <= 0.05, "WER {wer}");
