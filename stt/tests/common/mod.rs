@@ -11,6 +11,9 @@ use dragoman_core::store::catalog::{
 };
 use dragoman_core::store::{ModelStore, PullOptions};
 
+/// Tests of one binary run on parallel threads; fetches into the same directory must not overlap.
+static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store")
 }
@@ -61,8 +64,14 @@ fn data(
     package: &'static Package,
     files: Vec<(&'static str, &'static str, u64, &'static str)>,
 ) -> PathBuf {
+    let _one_at_a_time = FETCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = root().join("data").join(id);
-    if files.iter().all(|(name, ..)| dest.join(name).is_file()) {
+    let intact = |(name, sha256, ..): &(&str, &str, u64, &str)| {
+        dragoman_core::store::sha256_file(&dest.join(name)).is_ok_and(|(sha, _)| sha == *sha256)
+    };
+    if files.iter().all(intact) {
         return dest;
     }
     let specs: Vec<FileSpec> = files
@@ -187,6 +196,9 @@ pub(crate) fn librivox() -> PathBuf {
 
 /// The published files of catalog model `id` before conversion (for reference runtimes).
 pub(crate) fn published(id: &str) -> PathBuf {
+    let _one_at_a_time = FETCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = root().join("published").join(id);
     let entry = dragoman_core::store::entry(id).expect("catalog entry");
     let intact = entry.files.iter().all(|f| {
