@@ -316,6 +316,27 @@ impl ModelStore {
         Ok(PullOutcome::Pulled { source })
     }
 
+    /// [`fetch_published`](Self::fetch_published) unless `dest` already holds every published
+    /// file intact (sha256 checked); returns the source that delivered, `None` when nothing was
+    /// fetched.
+    pub fn ensure_published(
+        &self,
+        entry: &ModelEntry,
+        options: &PullOptions,
+        dest: &Path,
+        progress: &dyn PullProgress,
+    ) -> Result<Option<SourceKind>> {
+        let intact = entry
+            .files
+            .iter()
+            .all(|f| sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256));
+        if intact {
+            return Ok(None);
+        }
+        self.fetch_published(entry, options, dest, progress)
+            .map(Some)
+    }
+
     /// Fetches `entry`'s files as published (before any conversion) into `dest`, trying each
     /// source in turn, and verifies them. Returns the source that delivered.
     pub fn fetch_published(

@@ -12,16 +12,9 @@ use dragoman_core::store::{self, ModelStore, PullOptions};
 pub(crate) fn published(id: &str) -> Result<PathBuf, Error> {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
     let dest = root.join("published").join(id);
-    let entry = store::entry(id)?;
-    let intact = entry
-        .files
-        .iter()
-        .all(|f| store::sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256));
-    if !intact {
-        let mut options = PullOptions::default();
-        options.hub = false;
-        ModelStore::new(&root).fetch_published(entry, &options, &dest, &())?;
-    }
+    let mut options = PullOptions::default();
+    options.hub = false;
+    ModelStore::new(&root).ensure_published(store::entry(id)?, &options, &dest, &())?;
     Ok(dest)
 }
 

@@ -77,9 +77,10 @@ pub(crate) fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
         ModelsCommand::Verify { ids } => verify(&store, ids),
         ModelsCommand::Published { id, dir } => {
             let entry = store::entry(&id)?;
-            let source =
-                store.fetch_published(entry, &PullOptions::default(), &dir, &PullBars::new())?;
-            eprintln!("{id}: published files from the {source} verified");
+            match store.ensure_published(entry, &PullOptions::default(), &dir, &PullBars::new())? {
+                Some(source) => eprintln!("{id}: published files from the {source} verified"),
+                None => eprintln!("{id}: published files already in place and intact"),
+            }
             println!("{}", dir.display());
             Ok(ExitCode::SUCCESS)
         }

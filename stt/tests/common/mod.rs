@@ -68,12 +68,6 @@ fn data(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = root().join("data").join(id);
-    let intact = |(name, sha256, ..): &(&str, &str, u64, &str)| {
-        dragoman_core::store::sha256_file(&dest.join(name)).is_ok_and(|(sha, _)| sha == *sha256)
-    };
-    if files.iter().all(intact) {
-        return dest;
-    }
     let specs: Vec<FileSpec> = files
         .iter()
         .map(|&(name, sha256, size, _)| FileSpec { name, sha256, size })
@@ -104,7 +98,7 @@ fn data(
         default: false,
     };
     ModelStore::new(root())
-        .fetch_published(&entry, &registry_only(), &dest, &())
+        .ensure_published(&entry, &registry_only(), &dest, &())
         .expect("fetch test data");
     dest
 }
@@ -201,14 +195,9 @@ pub(crate) fn published(id: &str) -> PathBuf {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = root().join("published").join(id);
     let entry = dragoman_core::store::entry(id).expect("catalog entry");
-    let intact = entry.files.iter().all(|f| {
-        dragoman_core::store::sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256)
-    });
-    if !intact {
-        ModelStore::new(root())
-            .fetch_published(entry, &registry_only(), &dest, &())
-            .expect("fetch published files");
-    }
+    ModelStore::new(root())
+        .ensure_published(entry, &registry_only(), &dest, &())
+        .expect("fetch published files");
     dest
 }
 
