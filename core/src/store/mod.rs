@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use catalog::{CATALOG, Conversion, FileSpec, Licence, ModelEntry, Registry, Task};
+use hash::has_content_address;
 pub use hash::sha256_file;
 
 use crate::error::{Error, Result};
@@ -317,7 +318,7 @@ impl ModelStore {
     }
 
     /// [`fetch_published`](Self::fetch_published) unless `dest` already holds every published
-    /// file intact (sha256 checked); returns the source that delivered, `None` when nothing was
+    /// file intact (pinned sha256 checked; unpinned files are always fetched again); returns the source that delivered, `None` when nothing was
     /// fetched.
     pub fn ensure_published(
         &self,
@@ -326,10 +327,11 @@ impl ModelStore {
         dest: &Path,
         progress: &dyn PullProgress,
     ) -> Result<Option<SourceKind>> {
-        let intact = entry
-            .files
-            .iter()
-            .all(|f| sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == f.sha256));
+        let intact = entry.files.iter().all(|f| {
+            f.pin.is_some_and(|pin| {
+                sha256_file(&dest.join(f.name)).is_ok_and(|(sha, _)| sha == pin.sha256)
+            })
+        });
         if intact {
             return Ok(None);
         }

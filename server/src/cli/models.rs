@@ -165,7 +165,11 @@ fn list(store: &ModelStore, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn human_size(bytes: u64) -> String {
+/// A size for the table; `?` for a Hub-only model whose files the catalog could not pin.
+fn human_size(bytes: Option<u64>) -> String {
+    let Some(bytes) = bytes else {
+        return "?".into();
+    };
     let mb = bytes as f64 / 1e6;
     if mb >= 1.0 {
         format!("{mb:.0} MB")

@@ -70,7 +70,7 @@ fn data(
     let dest = root().join("data").join(id);
     let specs: Vec<FileSpec> = files
         .iter()
-        .map(|&(name, sha256, size, _)| FileSpec { name, sha256, size })
+        .map(|&(name, sha256, size, _)| FileSpec::pinned(name, sha256, size))
         .collect();
     let parts: Vec<MirrorFile> = files
         .iter()
