@@ -24,6 +24,7 @@
 //! Downloading models (the store in `dragoman-core` does that), audio I/O, threads.
 
 pub mod eval;
+mod ops;
 pub mod stream;
 pub mod vad;
 pub mod whisper;

@@ -12,6 +12,7 @@ use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::{Precision, WhisperConfig};
+use crate::ops::{gelu_erf_in_place, softmax_last_dim_in_place};
 
 /// A weight matrix applied as `x W^T + b`: in f32, or block-quantized (ggml's Q8_0 / Q4_0, as
 /// candle's quantized kernels run them).
@@ -122,7 +123,7 @@ impl Attention {
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let weights = softmax_last_dim_in_place(scores)?;
         let (b, _, n, _) = q.dims4()?;
         let mixed = weights.matmul(v)?.transpose(1, 2)?.reshape((b, n, ()))?;
         self.out.forward(&mixed)
@@ -149,7 +150,7 @@ impl Mlp {
     fn residual(&self, x: &Tensor) -> Result<Tensor> {
         x + self
             .fc2
-            .forward(&self.fc1.forward(&self.ln.forward(x)?)?.gelu_erf()?)?
+            .forward(&gelu_erf_in_place(self.fc1.forward(&self.ln.forward(x)?)?)?)?
     }
 }
 
@@ -208,8 +209,8 @@ impl Encoder {
 
     /// `(1, n_mels, frames)` mel to `(1, frames / 2, d)` audio features.
     pub(crate) fn forward(&self, mel: &Tensor) -> Result<Tensor> {
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?.transpose(1, 2)?;
+        let x = gelu_erf_in_place(self.conv1.forward(mel)?)?;
+        let x = gelu_erf_in_place(self.conv2.forward(&x)?)?.transpose(1, 2)?;
         let n = x.dim(1)?;
         let mut x = x.broadcast_add(&self.positions.narrow(0, 0, n)?)?;
         for block in &self.blocks {
