@@ -7,8 +7,24 @@
 
 use dragoman_core::engine::SttEvent;
 
-/// Normalises English text for scoring.
+/// Normalises English text for scoring: [`normalize_words`] plus spelled-out titles.
 pub fn normalize_english(text: &str) -> String {
+    normalize_words(text)
+        .split(' ')
+        .map(|w| match w {
+            "mr" => "mister",
+            "mrs" => "missus",
+            "dr" => "doctor",
+            "st" => "saint",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Normalises text in any language written with spaces between words: lower case, everything
+/// but letters, digits and word-internal apostrophes to spaces, whitespace collapsed.
+pub fn normalize_words(text: &str) -> String {
     let lowered = text.to_lowercase();
     let spaced: String = lowered
         .chars()
@@ -24,13 +40,6 @@ pub fn normalize_english(text: &str) -> String {
         .split_whitespace()
         .map(|w| w.trim_matches('\''))
         .filter(|w| !w.is_empty())
-        .map(|w| match w {
-            "mr" => "mister",
-            "mrs" => "missus",
-            "dr" => "doctor",
-            "st" => "saint",
-            other => other,
-        })
         .collect::<Vec<_>>()
         .join(" ")
 }

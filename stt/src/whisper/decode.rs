@@ -1,7 +1,8 @@
 //! Decoding one 30-second window: language identification, the logit rules of
 //! `whisper/decoding.py` (blank and special-token suppression, timestamp rules), greedy or sampled
 //! decoding, and the temperature fallback of `transcribe.py` driven by the compression-ratio and
-//! average log-probability checks.
+//! average log-probability checks (when every temperature fails, faster-whisper's choice: the most
+//! probable attempt that is not a repetition loop).
 
 use std::io::Write as _;
 
@@ -165,15 +166,27 @@ impl Decoder {
         lang: Lang,
         options: &DecodeOptions,
     ) -> Result<DecodeResult> {
-        let mut last = None;
+        let mut attempts = Vec::new();
         for &temperature in &options.temperatures {
             let result = self.decode(audio, prompt, lang, temperature, options)?;
             if !result.needs_fallback(options) {
                 return Ok(result);
             }
-            last = Some(result);
+            attempts.push(result);
         }
-        last.ok_or_else(|| Error::Misuse("DecodeOptions::temperatures is empty".into()))
+        // Every temperature failed the checks. The reference implementation keeps the last
+        // (hottest, so most random) attempt; faster-whisper keeps the most probable one among
+        // those that are not repetition loops, which is far less often gibberish on hard audio.
+        let not_looping =
+            |r: &DecodeResult| r.compression_ratio <= options.compression_ratio_threshold;
+        let pool: Vec<DecodeResult> = if attempts.iter().any(not_looping) {
+            attempts.into_iter().filter(not_looping).collect()
+        } else {
+            attempts
+        };
+        pool.into_iter()
+            .max_by(|a, b| a.avg_logprob.total_cmp(&b.avg_logprob))
+            .ok_or_else(|| Error::Misuse("DecodeOptions::temperatures is empty".into()))
     }
 
     /// Decodes a window at one temperature.

@@ -1,0 +1,190 @@
+//! SentencePiece `.model` files as [`tokenizers::Tokenizer`]s.
+//!
+//! opus-mt (Marian) and M2M100 checkpoints ship their tokenizers as SentencePiece models
+//! (`source.spm` / `target.spm`, `sentencepiece.bpe.model`), not as `tokenizer.json`: their
+//! reference tokenizers in `transformers` call the SentencePiece library itself. This module reads
+//! the model file (a protobuf, `sentencepiece_model.proto`; only the fields used here are
+//! declared) and builds the equivalent pipeline from `tokenizers` parts, as the `transformers`
+//! slow-to-fast converter does: the model's precompiled normalisation map, whitespace as `▁` with
+//! a dummy prefix, and a unigram (Viterbi over piece scores) or BPE model. Token ids are the
+//! SentencePiece ids; checkpoints map pieces to their own vocabulary afterwards.
+
+use std::path::Path;
+
+use prost::Message;
+use tokenizers::models::bpe::BPE;
+use tokenizers::models::unigram::Unigram;
+use tokenizers::normalizers::{Precompiled, Replace};
+use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
+use tokenizers::{DecoderWrapper, NormalizerWrapper, Tokenizer};
+
+use crate::{Error, Result};
+
+#[derive(Clone, PartialEq, Message)]
+struct ModelProto {
+    #[prost(message, repeated, tag = "1")]
+    pieces: Vec<Piece>,
+    #[prost(message, optional, tag = "2")]
+    trainer_spec: Option<TrainerSpec>,
+    #[prost(message, optional, tag = "3")]
+    normalizer_spec: Option<NormalizerSpec>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Piece {
+    #[prost(string, optional, tag = "1")]
+    piece: Option<String>,
+    #[prost(float, optional, tag = "2")]
+    score: Option<f32>,
+    /// 1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte.
+    #[prost(int32, optional, tag = "3")]
+    kind: Option<i32>,
+}
+
+const UNKNOWN: i32 = 2;
+const USER_DEFINED: i32 = 4;
+
+#[derive(Clone, PartialEq, Message)]
+struct TrainerSpec {
+    /// 1 unigram, 2 BPE, 3 word, 4 char.
+    #[prost(int32, optional, tag = "3")]
+    model_type: Option<i32>,
+    #[prost(bool, optional, tag = "35")]
+    byte_fallback: Option<bool>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct NormalizerSpec {
+    #[prost(bytes = "vec", optional, tag = "2")]
+    precompiled_charsmap: Option<Vec<u8>>,
+    #[prost(bool, optional, tag = "3")]
+    add_dummy_prefix: Option<bool>,
+    #[prost(bool, optional, tag = "4")]
+    remove_extra_whitespaces: Option<bool>,
+}
+
+/// Reads a SentencePiece model file into a tokenizer whose ids are the model's piece ids.
+pub fn load(path: &Path) -> Result<Tokenizer> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    from_bytes(&bytes).map_err(|reason| Error::ModelFile {
+        file: path.to_path_buf(),
+        reason,
+        model: None,
+    })
+}
+
+/// [`load`] from the file's bytes; errors say what is wrong with them.
+pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
+    let proto =
+        ModelProto::decode(bytes).map_err(|e| format!("not a SentencePiece model: {e}"))?;
+    if proto.pieces.is_empty() {
+        return Err("not a SentencePiece model: no pieces".into());
+    }
+    let trainer = proto.trainer_spec.unwrap_or_default();
+    let normalizer = proto.normalizer_spec.unwrap_or_default();
+    let byte_fallback = trainer.byte_fallback.unwrap_or(false);
+    let pieces: Vec<(String, f64, i32)> = proto
+        .pieces
+        .into_iter()
+        .map(|p| {
+            (
+                p.piece.unwrap_or_default(),
+                f64::from(p.score.unwrap_or(0.0)),
+                p.kind.unwrap_or(1),
+            )
+        })
+        .collect();
+    let unk_id = pieces.iter().position(|p| p.2 == UNKNOWN);
+
+    let model: tokenizers::ModelWrapper = match trainer.model_type.unwrap_or(1) {
+        1 => Unigram::from(
+            pieces.iter().map(|(p, s, _)| (p.clone(), *s)).collect(),
+            unk_id,
+            byte_fallback,
+        )
+        .map_err(|e| format!("unigram model: {e}"))?
+        .into(),
+        2 => bpe(&pieces, unk_id, byte_fallback)?.into(),
+        other => return Err(format!("SentencePiece model type {other} is not supported")),
+    };
+    let mut tokenizer = Tokenizer::new(model);
+
+    let mut normalizers: Vec<NormalizerWrapper> = Vec::new();
+    if let Some(map) = normalizer.precompiled_charsmap.filter(|m| !m.is_empty()) {
+        normalizers.push(
+            Precompiled::from(&map)
+                .map_err(|e| format!("normalisation map: {e}"))?
+                .into(),
+        );
+    }
+    if normalizer.remove_extra_whitespaces.unwrap_or(true) {
+        normalizers.push(
+            Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()), " ")
+                .map_err(|e| format!("whitespace rule: {e}"))?
+                .into(),
+        );
+    }
+    if !normalizers.is_empty() {
+        tokenizer.with_normalizer(Some(tokenizers::normalizers::Sequence::new(normalizers)));
+    }
+    let prepend = if normalizer.add_dummy_prefix.unwrap_or(true) {
+        PrependScheme::Always
+    } else {
+        PrependScheme::Never
+    };
+    tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', prepend, true)));
+    tokenizer.with_decoder(Some(DecoderWrapper::Metaspace(
+        tokenizers::decoders::metaspace::Metaspace::new('▁', prepend, true),
+    )));
+    // User-defined pieces are matched whole, before the model sees the text.
+    let user_defined: Vec<tokenizers::AddedToken> = pieces
+        .iter()
+        .filter(|p| p.2 == USER_DEFINED)
+        .map(|p| tokenizers::AddedToken::from(p.0.clone(), false))
+        .collect();
+    tokenizer.add_tokens(&user_defined);
+    Ok(tokenizer)
+}
+
+/// SentencePiece BPE as a merge list, as `transformers`' converter derives it: every piece that
+/// is the concatenation of two other pieces is a merge of those two, ranked by the merged
+/// piece's position (SentencePiece orders BPE pieces by when training created them).
+fn bpe(
+    pieces: &[(String, f64, i32)],
+    unk_id: Option<usize>,
+    byte_fallback: bool,
+) -> std::result::Result<BPE, String> {
+    let vocab: ahash_free::Vocab = pieces
+        .iter()
+        .enumerate()
+        .map(|(id, p)| (p.0.clone(), id as u32))
+        .collect();
+    let mut merges: Vec<(usize, (String, String))> = Vec::new();
+    for (rank, (piece, _, _)) in pieces.iter().enumerate() {
+        for (split, _) in piece.char_indices().skip(1) {
+            let (left, right) = piece.split_at(split);
+            if vocab.contains_key(left) && vocab.contains_key(right) {
+                merges.push((rank, (left.to_string(), right.to_string())));
+            }
+        }
+    }
+    // Within one merged piece, prefer the split whose halves are themselves earliest.
+    merges.sort_by_key(|(rank, (l, r))| (*rank, vocab[l.as_str()], vocab[r.as_str()]));
+    let mut builder = BPE::builder()
+        .vocab_and_merges(
+            vocab.into_iter().collect(),
+            merges.into_iter().map(|(_, m)| m).collect(),
+        )
+        .fuse_unk(true)
+        .byte_fallback(byte_fallback);
+    if let Some(unk) = unk_id {
+        builder = builder.unk_token(pieces[unk].0.clone());
+    }
+    builder.build().map_err(|e| format!("BPE model: {e}"))
+}
+
+mod ahash_free {
+    /// Piece to id.
+    pub(super) type Vocab = std::collections::HashMap<String, u32>;
+}
