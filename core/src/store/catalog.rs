@@ -23,6 +23,8 @@ pub enum Task {
     TextToSpeech,
     /// Machine translation (including LLMs prompted to translate).
     Translation,
+    /// Not a model: recordings or text for tests and evaluations.
+    Data,
 }
 
 impl fmt::Display for Task {
@@ -33,6 +35,7 @@ impl fmt::Display for Task {
             Self::SpeakerEmbedding => "speaker embedding",
             Self::TextToSpeech => "text-to-speech",
             Self::Translation => "translation",
+            Self::Data => "data",
         })
     }
 }
@@ -209,6 +212,48 @@ impl ModelEntry {
     /// Total size of the published files, when every file's size is pinned.
     pub fn size(&self) -> Option<u64> {
         self.files.iter().map(FileSpec::size).sum()
+    }
+
+    /// An entry for data that is not a model (test recordings, parallel text): `files`, each
+    /// `(name, sha256, size, path inside the archive)`, taken from one registry package, so the
+    /// store's fetch, checks and cache serve them too. Leaks its small tables: meant for a
+    /// handful of calls per process (tests, benchmarks).
+    pub fn registry_data(
+        id: &'static str,
+        description: &'static str,
+        registry: Registry,
+        package: &'static Package,
+        files: &[(&'static str, &'static str, u64, &'static str)],
+    ) -> Self {
+        let specs: Vec<FileSpec> = files
+            .iter()
+            .map(|&(name, sha256, size, _)| FileSpec::pinned(name, sha256, size))
+            .collect();
+        let parts: Vec<MirrorFile> = files
+            .iter()
+            .map(|&(name, _, _, member)| MirrorFile {
+                name,
+                parts: Box::leak(Box::new([(0, member)])),
+            })
+            .collect();
+        Self {
+            id,
+            task: Task::Data,
+            description,
+            licence: Licence {
+                name: "see the package",
+                commercial_use: false,
+            },
+            files: Box::leak(specs.into_boxed_slice()),
+            hub: None,
+            mirror: Some(Mirror {
+                registry,
+                packages: std::slice::from_ref(package),
+                files: Box::leak(parts.into_boxed_slice()),
+            }),
+            conversion: Conversion::None,
+            default: false,
+        }
     }
 }
 

