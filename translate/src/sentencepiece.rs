@@ -9,6 +9,7 @@
 //! a dummy prefix, and a unigram (Viterbi over piece scores) or BPE model. Token ids are the
 //! SentencePiece ids; checkpoints map pieces to their own vocabulary afterwards.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use prost::Message;
@@ -65,19 +66,18 @@ struct NormalizerSpec {
 
 /// Reads a SentencePiece model file into a tokenizer whose ids are the model's piece ids.
 pub fn load(path: &Path) -> Result<Tokenizer> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     from_bytes(&bytes).map_err(|reason| Error::ModelFile {
-        file: path.to_path_buf(),
+        file: path.display().to_string(),
         reason,
-        model: None,
+        model: String::new(),
     })
 }
 
 /// [`load`] from the file's bytes; errors say what is wrong with them.
 pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
-    let proto =
-        ModelProto::decode(bytes).map_err(|e| format!("not a SentencePiece model: {e}"))?;
+    let proto = ModelProto::decode(bytes).map_err(|e| format!("not a SentencePiece model: {e}"))?;
     if proto.pieces.is_empty() {
         return Err("not a SentencePiece model: no pieces".into());
     }
@@ -119,14 +119,21 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
         );
     }
     if normalizer.remove_extra_whitespaces.unwrap_or(true) {
+        // SentencePiece drops leading and trailing whitespace and collapses the rest.
+        normalizers.push(tokenizers::normalizers::Strip::new(true, true).into());
         normalizers.push(
-            Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()), " ")
-                .map_err(|e| format!("whitespace rule: {e}"))?
-                .into(),
+            Replace::new(
+                tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()),
+                " ",
+            )
+            .map_err(|e| format!("whitespace rule: {e}"))?
+            .into(),
         );
     }
     if !normalizers.is_empty() {
-        tokenizer.with_normalizer(Some(tokenizers::normalizers::Sequence::new(normalizers)));
+        tokenizer
+            .with_normalizer(Some(tokenizers::normalizers::Sequence::new(normalizers)))
+            .map_err(|e| format!("normaliser: {e}"))?;
     }
     let prepend = if normalizer.add_dummy_prefix.unwrap_or(true) {
         PrependScheme::Always
@@ -143,7 +150,9 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
         .filter(|p| p.2 == USER_DEFINED)
         .map(|p| tokenizers::AddedToken::from(p.0.clone(), false))
         .collect();
-    tokenizer.add_tokens(&user_defined);
+    tokenizer
+        .add_tokens(user_defined)
+        .map_err(|e| format!("user-defined pieces: {e}"))?;
     Ok(tokenizer)
 }
 
@@ -155,7 +164,7 @@ fn bpe(
     unk_id: Option<usize>,
     byte_fallback: bool,
 ) -> std::result::Result<BPE, String> {
-    let vocab: ahash_free::Vocab = pieces
+    let vocab: HashMap<String, u32> = pieces
         .iter()
         .enumerate()
         .map(|(id, p)| (p.0.clone(), id as u32))
@@ -173,7 +182,9 @@ fn bpe(
     merges.sort_by_key(|(rank, (l, r))| (*rank, vocab[l.as_str()], vocab[r.as_str()]));
     let mut builder = BPE::builder()
         .vocab_and_merges(
-            vocab.into_iter().collect(),
+            vocab
+                .into_iter()
+                .collect::<tokenizers::models::bpe::Vocab>(),
             merges.into_iter().map(|(_, m)| m).collect(),
         )
         .fuse_unk(true)
@@ -184,7 +195,49 @@ fn bpe(
     builder.build().map_err(|e| format!("BPE model: {e}"))
 }
 
-mod ahash_free {
-    /// Piece to id.
-    pub(super) type Vocab = std::collections::HashMap<String, u32>;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_what_is_not_a_sentencepiece_model() {
+        for bytes in [&b""[..], b"\x0a\x03abc\xff", b"{\"model\": {}}"] {
+            let err = from_bytes(bytes).err().unwrap_or_default();
+            assert!(err.contains("not a SentencePiece model"), "{err}");
+        }
+    }
+
+    #[test]
+    fn builds_a_unigram_tokenizer_from_pieces() {
+        let piece = |text: &str, score: f32, kind: i32| Piece {
+            piece: Some(text.into()),
+            score: Some(score),
+            kind: Some(kind),
+        };
+        let proto = ModelProto {
+            pieces: vec![
+                piece("<unk>", 0.0, UNKNOWN),
+                piece("▁hello", -1.0, 1),
+                piece("▁he", -2.0, 1),
+                piece("llo", -2.0, 1),
+                piece("▁", -3.0, 1),
+                piece("w", -4.0, 1),
+            ],
+            trainer_spec: Some(TrainerSpec {
+                model_type: Some(1),
+                byte_fallback: Some(false),
+            }),
+            normalizer_spec: None,
+        };
+        let tokenizer = from_bytes(&proto.encode_to_vec()).unwrap_or_else(|e| panic!("{e}"));
+        let encoding = tokenizer
+            .encode("  hello   w ", false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Whitespace trimmed and collapsed; the best-scoring segmentation wins.
+        assert_eq!(encoding.get_tokens(), ["▁hello", "▁", "w"]);
+        let text = tokenizer
+            .decode(encoding.get_ids(), false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(text, "hello w");
+    }
 }

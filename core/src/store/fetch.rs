@@ -340,6 +340,10 @@ fn download_package(
         .args(pre)
         .args(&args)
         .env("TMPDIR", &tmp)
+        // pip prepares an sdist's metadata in a directory under TMPDIR; a setuptools-scm
+        // package would otherwise take its version from whatever git repository holds the
+        // cache (a project's `target/`), and pip would reject the mismatch.
+        .env("GIT_CEILING_DIRECTORIES", &tmp)
         .env("npm_config_cache", tmp.join("npm-cache"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -1,0 +1,114 @@
+//! Real parallel text and the Python reference implementation for the translation tests.
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)] // each test uses some; tests panic
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use dragoman_core::store::catalog::{ModelEntry, Package, Registry};
+use dragoman_core::store::{ModelStore, PullOptions};
+
+/// Tests of one binary run on parallel threads; setup steps must not overlap.
+static SETUP: Mutex<()> = Mutex::new(());
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-translate-tests")
+}
+
+const NMT: Package = Package {
+    name: "nmt",
+    version: "0.0.6",
+    archive: "nmt-0.0.6.tar.gz",
+    sha256: "65db964c0afd5b0dbc4baecdce736f53222f63b791958176b5771db78a005096",
+    size: 15_744_217,
+};
+
+/// Tatoeba English–Spanish sentence pairs (`English<TAB>Spanish<TAB>attribution`, CC-BY 2.0 FR)
+/// from the `nmt` 0.0.6 source distribution.
+pub(crate) fn tatoeba_en_es() -> PathBuf {
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dest = root().join("data/tatoeba");
+    let entry = ModelEntry::registry_data(
+        "tatoeba-en-es",
+        "Tatoeba en-es",
+        Registry::PyPi,
+        &NMT,
+        &[(
+            "spa.txt",
+            "5728ca47ff4f5bb12af70a6513e6b78800ad01c7f21671a857a4e58beeec3251",
+            18_607_094,
+            "nmt-0.0.6/data/spa.txt",
+        )],
+    );
+    let mut options = PullOptions::default();
+    options.hub = false;
+    ModelStore::new(root())
+        .ensure_published(&entry, &options, &dest, &())
+        .expect("fetch Tatoeba");
+    dest.join("spa.txt")
+}
+
+/// The pinned reference runtime: `transformers` and CPU `torch` (its PyPI wheel brings CUDA
+/// libraries it does not use here) in a virtual environment under the target directory, made
+/// on first use.
+const REFERENCE_PACKAGES: &[&str] = &[
+    "torch==2.15.0",
+    "transformers==5.23.0",
+    "sentencepiece==0.2.3",
+];
+
+pub(crate) fn python() -> PathBuf {
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("py-reference");
+    let python = venv.join("bin/python");
+    let ready = venv.join(format!("ready-{}", REFERENCE_PACKAGES.join("-")));
+    if !ready.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(REFERENCE_PACKAGES));
+        std::fs::write(&ready, b"").expect("mark the environment ready");
+    }
+    python
+}
+
+fn run(command: &mut Command) {
+    let out = command.output().expect("command starts");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `tests/reference/seq2seq_reference.py` for `family` (once per test binary run) and
+/// returns its output directory: `model/` and `reference.json`.
+pub(crate) fn seq2seq_reference(family: &str) -> PathBuf {
+    let corpus = tatoeba_en_es();
+    let python = python();
+    let out = root().join(format!("reference-{family}"));
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/seq2seq_reference.py");
+    run(Command::new(python)
+        .arg(script)
+        .arg(family)
+        .arg(corpus)
+        .arg(&out));
+    out
+}
