@@ -10,13 +10,22 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use dragoman_translate::seq2seq::{SearchOptions, Seq2SeqConfig, Seq2SeqModel, generate};
 use dragoman_translate::tokenizer::{M2M100_LANGUAGES, PieceTokenizer};
 use serde_json::Value;
 
+fn load_weights(path: &Path, config: &Seq2SeqConfig) -> Seq2SeqModel {
+    let weights = std::fs::read(path).unwrap();
+    let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).unwrap();
+    Seq2SeqModel::load(vb, config).unwrap()
+}
+
 struct Loaded {
+    dir: PathBuf,
     reference: Value,
     model: Seq2SeqModel,
     tokenizer: PieceTokenizer,
@@ -38,9 +47,16 @@ fn load(family: &str) -> Loaded {
         &std::fs::read_to_string(model_dir.join("config.json")).unwrap(),
     )
     .unwrap();
-    let weights = std::fs::read(model_dir.join("model.safetensors")).unwrap();
-    let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu).unwrap();
-    let model = Seq2SeqModel::load(vb, &config).unwrap();
+    // The weights as the model store delivers Hub checkpoints: the PyTorch pickle converted to
+    // safetensors. (`logits_match` also loads transformers' own safetensors export.)
+    let converted = dir.join("converted.safetensors");
+    dragoman_core::store::convert::pickle::convert_torch(
+        &dir.join("pytorch_model.bin"),
+        "",
+        &converted,
+    )
+    .unwrap();
+    let model = load_weights(&converted, &config);
     match family {
         "marian" => {
             let tokenizer = PieceTokenizer::load(
@@ -53,6 +69,7 @@ fn load(family: &str) -> Loaded {
             )
             .unwrap();
             Loaded {
+                dir: dir.clone(),
                 reference,
                 model,
                 tokenizer,
@@ -82,6 +99,7 @@ fn load(family: &str) -> Loaded {
                     .unwrap();
             assert_eq!(ids["en"].as_u64(), Some(u64::from(lang("en"))));
             Loaded {
+                dir: dir.clone(),
                 reference,
                 model,
                 tokenizer,
@@ -136,13 +154,19 @@ fn tokenizer_matches(t: &Loaded) {
 }
 
 fn logits_match(t: &Loaded) {
+    logits_of(t, &t.model);
+    let exported = load_weights(&t.dir.join("model/model.safetensors"), t.model.config());
+    logits_of(t, &exported);
+}
+
+fn logits_of(t: &Loaded, model: &Seq2SeqModel) {
     let batch: Vec<Vec<u32>> = t.reference["batch"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| t.encode(s.as_str().unwrap()))
         .collect();
-    let encoded = t.model.encode(&batch).unwrap();
+    let encoded = model.encode(&batch).unwrap();
     let decoder_input: Vec<Vec<u32>> = t.reference["decoder_input"]
         .as_array()
         .unwrap()
@@ -166,14 +190,14 @@ fn logits_match(t: &Loaded) {
         }
     };
     // One token at a time through the caches, as generation runs.
-    let mut state = t.model.start(&encoded, 1).unwrap();
+    let mut state = model.start(&encoded, 1).unwrap();
     for position in 0..n {
         let step: Vec<Vec<u32>> = decoder_input.iter().map(|r| vec![r[position]]).collect();
-        compare(&t.model.step(&mut state, &step).unwrap(), position);
+        compare(&model.step(&mut state, &step).unwrap(), position);
     }
     // All at once (causal mask), as a prompt prefix runs.
-    let mut state = t.model.start(&encoded, 1).unwrap();
-    compare(&t.model.step(&mut state, &decoder_input).unwrap(), n - 1);
+    let mut state = model.start(&encoded, 1).unwrap();
+    compare(&model.step(&mut state, &decoder_input).unwrap(), n - 1);
     eprintln!("logits: max abs difference {worst:e} (largest logit {scale})");
     assert!(worst <= 1e-5 * scale.max(1.0), "logits differ by {worst}");
 }

