@@ -4,15 +4,17 @@
 //!
 //! - [`seq2seq`]: the encoder-decoder Transformers users pull from the Hub — Marian (opus-mt)
 //!   and M2M100 / NLLB-200 — with batched greedy and beam search.
-//! - [`sentencepiece`]: the SentencePiece tokenizers those checkpoints ship, read without the
-//!   SentencePiece library.
+//! - [`sentencepiece`] and [`tokenizer`]: the SentencePiece tokenizers those checkpoints ship,
+//!   read without the SentencePiece library, with each checkpoint's own piece numbering.
+//! - [`engine`]: sentence splitting, routing and pivoting through English, and incremental
+//!   translation of live captions, over any [`engine::SentenceTranslator`].
 //!
-//! Still to come (its issue lists them): the GGUF LLM backend, the translation engine (sentence
-//! splitting, pivoting), incremental caption translation, and the cache.
+//! Still to come (its issue lists them): the GGUF LLM backend and the translation cache.
 
 pub use dragoman_core as core;
 pub use dragoman_core::{Error, Result};
 
+pub mod engine;
 pub mod sentencepiece;
 pub mod seq2seq;
 pub mod tokenizer;

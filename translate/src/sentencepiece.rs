@@ -10,7 +10,6 @@
 //! SentencePiece ids; checkpoints map pieces to their own vocabulary afterwards.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use prost::Message;
 use tokenizers::models::bpe::BPE;
@@ -18,8 +17,6 @@ use tokenizers::models::unigram::Unigram;
 use tokenizers::normalizers::{Precompiled, Replace};
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::{DecoderWrapper, NormalizerWrapper, Tokenizer};
-
-use crate::{Error, Result};
 
 #[derive(Clone, PartialEq, Message)]
 struct ModelProto {
@@ -64,18 +61,8 @@ struct NormalizerSpec {
     remove_extra_whitespaces: Option<bool>,
 }
 
-/// Reads a SentencePiece model file into a tokenizer whose ids are the model's piece ids.
-pub fn load(path: &Path) -> Result<Tokenizer> {
-    let bytes =
-        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    from_bytes(&bytes).map_err(|reason| Error::ModelFile {
-        file: path.display().to_string(),
-        reason,
-        model: String::new(),
-    })
-}
-
-/// [`load`] from the file's bytes; errors say what is wrong with them.
+/// Reads a SentencePiece model file's bytes into a tokenizer whose ids are the model's piece
+/// ids; errors say what is wrong with the bytes.
 pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
     let proto = ModelProto::decode(bytes).map_err(|e| format!("not a SentencePiece model: {e}"))?;
     if proto.pieces.is_empty() {

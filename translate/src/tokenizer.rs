@@ -5,8 +5,8 @@
 //! pieces by SentencePiece, and each piece is looked up in `vocab.json` (unknown pieces become
 //! `<unk>`), as `transformers`' `MarianTokenizer` and `M2M100Tokenizer` do.
 
+use dragoman_core::ModelSource;
 use std::collections::HashMap;
-use std::path::Path;
 
 use crate::{Error, Result};
 
@@ -38,31 +38,29 @@ pub struct PieceTokenizer {
 }
 
 impl PieceTokenizer {
-    /// Loads `vocab.json` and the source / target SentencePiece models from `dir`.
+    /// Loads `vocab.json` and the source / target SentencePiece models of a checkpoint.
     /// `special` names the pieces that are control tokens (`</s>`, `<pad>`, ...).
     pub fn load(
-        dir: &Path,
+        source: &ModelSource,
         source_spm: &str,
         target_spm: &str,
         unk: &str,
         eos: &str,
         special: &[&str],
     ) -> Result<Self> {
-        let vocab_path = dir.join("vocab.json");
-        let text = std::fs::read_to_string(&vocab_path)
-            .map_err(|e| Error::io(format!("reading {}", vocab_path.display()), e))?;
-        let ids: HashMap<String, u32> =
-            serde_json::from_str(&text).map_err(|e| Error::ModelFile {
-                file: vocab_path.display().to_string(),
-                reason: format!("not a piece-to-id map: {e}"),
-                model: String::new(),
-            })?;
+        let file_error = |file: &str, reason: String| Error::ModelFile {
+            file: source
+                .path(file)
+                .map_or(file.to_string(), |p| p.display().to_string()),
+            reason,
+            model: String::new(),
+        };
+        let ids: HashMap<String, u32> = serde_json::from_slice(&source.read("vocab.json")?)
+            .map_err(|e| file_error("vocab.json", format!("not a piece-to-id map: {e}")))?;
         let id_of = |piece: &str| {
-            ids.get(piece).copied().ok_or_else(|| Error::ModelFile {
-                file: vocab_path.display().to_string(),
-                reason: format!("no {piece} entry"),
-                model: String::new(),
-            })
+            ids.get(piece)
+                .copied()
+                .ok_or_else(|| file_error("vocab.json", format!("no {piece} entry")))
         };
         let unk = id_of(unk)?;
         let eos = id_of(eos)?;
@@ -70,14 +68,17 @@ impl PieceTokenizer {
             .iter()
             .filter_map(|p| ids.get(*p).copied())
             .collect();
-        let source = crate::sentencepiece::load(&dir.join(source_spm))?;
+        let spm = |name: &str| {
+            crate::sentencepiece::from_bytes(&source.read(name)?).map_err(|r| file_error(name, r))
+        };
+        let source_model = spm(source_spm)?;
         let target = if target_spm == source_spm {
-            source.clone()
+            source_model.clone()
         } else {
-            crate::sentencepiece::load(&dir.join(target_spm))?
+            spm(target_spm)?
         };
         Ok(Self {
-            source,
+            source: source_model,
             target,
             pieces: ids.iter().map(|(p, &i)| (i, p.clone())).collect(),
             ids,

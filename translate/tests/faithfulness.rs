@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use dragoman_core::ModelSource;
 use dragoman_translate::seq2seq::{SearchOptions, Seq2SeqConfig, Seq2SeqModel, generate};
 use dragoman_translate::tokenizer::{M2M100_LANGUAGES, PieceTokenizer};
 use serde_json::Value;
@@ -60,7 +61,7 @@ fn load(family: &str) -> Loaded {
     match family {
         "marian" => {
             let tokenizer = PieceTokenizer::load(
-                &model_dir,
+                &ModelSource::dir(&model_dir),
                 "source.spm",
                 "target.spm",
                 "<unk>",
@@ -81,7 +82,7 @@ fn load(family: &str) -> Loaded {
         }
         _ => {
             let mut tokenizer = PieceTokenizer::load(
-                &model_dir,
+                &ModelSource::dir(&model_dir),
                 "sentencepiece.bpe.model",
                 "sentencepiece.bpe.model",
                 "<unk>",

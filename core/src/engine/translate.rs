@@ -62,6 +62,19 @@ pub struct TranslationEvent {
     pub lang: Lang,
 }
 
+impl TranslationEvent {
+    /// Revision `revision` of the translation of caption `caption_id` into `lang`.
+    pub fn new(caption_id: u64, revision: u32, text: String, is_final: bool, lang: Lang) -> Self {
+        Self {
+            caption_id,
+            revision,
+            text,
+            is_final,
+            lang,
+        }
+    }
+}
+
 /// Runtime options of a caption translation session.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

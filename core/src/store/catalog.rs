@@ -262,6 +262,42 @@ const MIT: Licence = Licence {
     commercial_use: true,
 };
 
+/// The files of an opus-mt checkpoint on the Hub.
+const OPUS_MT_FILES: &[FileSpec] = &[
+    FileSpec::hub_addressed("config.json"),
+    FileSpec::hub_addressed("pytorch_model.bin"),
+    FileSpec::hub_addressed("source.spm"),
+    FileSpec::hub_addressed("target.spm"),
+    FileSpec::hub_addressed("vocab.json"),
+];
+
+/// An opus-mt (Marian) pair from the Hub: a PyTorch checkpoint converted at pull time, two
+/// SentencePiece models and the vocabulary. Hub only, so its files are checked against the
+/// Hub's content addresses (see [`FileSpec::hub_addressed`]).
+const fn opus_mt(id: &'static str, repo: &'static str, description: &'static str) -> ModelEntry {
+    ModelEntry {
+        id,
+        task: Task::Translation,
+        description,
+        licence: Licence {
+            name: "CC-BY-4.0",
+            commercial_use: true,
+        },
+        files: OPUS_MT_FILES,
+        hub: Some(HubRepo {
+            repo,
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::TorchPickle {
+            source: "pytorch_model.bin",
+            subtree: "",
+        },
+        default: false,
+    }
+}
+
 /// The catalog.
 pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
@@ -586,6 +622,94 @@ pub static CATALOG: &[ModelEntry] = &[
             }],
         }),
         conversion: Conversion::None,
+        default: false,
+    },
+    opus_mt(
+        "opus-mt-en-vi",
+        "Helsinki-NLP/opus-mt-en-vi",
+        "Marian (opus-mt) English to Vietnamese, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-vi-en",
+        "Helsinki-NLP/opus-mt-vi-en",
+        "Marian (opus-mt) Vietnamese to English, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-en-de",
+        "Helsinki-NLP/opus-mt-en-de",
+        "Marian (opus-mt) English to German, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-de-en",
+        "Helsinki-NLP/opus-mt-de-en",
+        "Marian (opus-mt) German to English, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-en-es",
+        "Helsinki-NLP/opus-mt-en-es",
+        "Marian (opus-mt) English to Spanish, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-es-en",
+        "Helsinki-NLP/opus-mt-es-en",
+        "Marian (opus-mt) Spanish to English, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-en-fr",
+        "Helsinki-NLP/opus-mt-en-fr",
+        "Marian (opus-mt) English to French, 75M; about 300 MB",
+    ),
+    opus_mt(
+        "opus-mt-fr-en",
+        "Helsinki-NLP/opus-mt-fr-en",
+        "Marian (opus-mt) French to English, 75M; about 300 MB",
+    ),
+    ModelEntry {
+        id: "m2m100-418m",
+        task: Task::Translation,
+        description: "M2M100 418M, any-to-any among 100 languages (incl. vi, en, de, es, fr); about 1.9 GB",
+        licence: MIT,
+        files: &[
+            FileSpec::hub_addressed("config.json"),
+            FileSpec::hub_addressed("pytorch_model.bin"),
+            FileSpec::hub_addressed("sentencepiece.bpe.model"),
+            FileSpec::hub_addressed("vocab.json"),
+        ],
+        hub: Some(HubRepo {
+            repo: "facebook/m2m100_418M",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::TorchPickle {
+            source: "pytorch_model.bin",
+            subtree: "",
+        },
+        default: false,
+    },
+    ModelEntry {
+        id: "nllb-200-distilled-600m",
+        task: Task::Translation,
+        description: "NLLB-200 distilled 600M, any-to-any among 200 languages; best quality in the catalog; about 2.5 GB",
+        licence: Licence {
+            name: "CC-BY-NC-4.0",
+            commercial_use: false,
+        },
+        files: &[
+            FileSpec::hub_addressed("config.json"),
+            FileSpec::hub_addressed("pytorch_model.bin"),
+            FileSpec::hub_addressed("tokenizer.json"),
+        ],
+        hub: Some(HubRepo {
+            repo: "facebook/nllb-200-distilled-600M",
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::TorchPickle {
+            source: "pytorch_model.bin",
+            subtree: "",
+        },
         default: false,
     },
 ];

@@ -3,7 +3,9 @@
 pub mod config;
 pub mod model;
 pub mod search;
+pub mod translator;
 
 pub use config::{Activation, Family, Seq2SeqConfig};
 pub use model::{DecoderState, Encoded, Seq2SeqModel};
 pub use search::{SearchOptions, generate};
+pub use translator::Seq2SeqTranslator;

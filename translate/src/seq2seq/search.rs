@@ -31,6 +31,9 @@ pub struct SearchOptions {
     /// How many prefix tokens count towards the hypothesis length (the reference generates
     /// M2M100's language token, so it counts; the start token does not).
     pub prefix_counted: usize,
+    /// Greedy search stops a sentence caught in a repetition loop (see
+    /// [`trim_repetition`](crate::engine::trim_repetition)) instead of running to the limit.
+    pub stop_loops: bool,
 }
 
 impl SearchOptions {
@@ -44,6 +47,7 @@ impl SearchOptions {
             suppress: Vec::new(),
             prefix,
             prefix_counted: 0,
+            stop_loops: false,
         }
     }
 
@@ -122,6 +126,10 @@ fn greedy(
                 done[i] = true;
             } else {
                 out[i].push(token);
+                if options.stop_loops {
+                    let tail = &out[i][out[i].len().saturating_sub(12)..];
+                    done[i] = crate::engine::trim_repetition(tail).len() < tail.len();
+                }
             }
             input[i] = vec![token];
         }

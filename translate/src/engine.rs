@@ -1,0 +1,366 @@
+//! The translation engine: text in, text out, over one or more loaded models.
+//!
+//! Models translate sentences ([`SentenceTranslator`]); the engine does what every model needs
+//! around that: splitting text into sentences (and sentences too long for a model into
+//! clauses, then word runs — never truncating), routing each language pair to a model that has
+//! it or pivoting through English (vi → en → de when no model does vi → de), and incremental
+//! translation of live captions ([`CaptionTranslation`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use dragoman_core::engine::{
+    CaptionText, TranslationEvent, TranslationOptions, TranslationSession, Translator,
+};
+use dragoman_core::{Error, Lang, Result};
+
+/// A loaded model that translates sentences.
+pub trait SentenceTranslator: Send + Sync {
+    /// Catalog id (or a name the app chose).
+    fn id(&self) -> &str;
+    /// Whether the model translates `from` into `to` directly.
+    fn supports(&self, from: Lang, to: Lang) -> bool;
+    /// The pairs it translates, for error messages.
+    fn pairs(&self) -> String;
+    /// Longest sentence, in the model's source tokens, it takes in one piece.
+    fn max_sentence_tokens(&self) -> usize;
+    /// How many source tokens `text` takes.
+    fn count_tokens(&self, text: &str, from: Lang) -> Result<usize>;
+    /// Translates sentences (each within [`max_sentence_tokens`](Self::max_sentence_tokens)),
+    /// one output per input, in order.
+    fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>>;
+}
+
+/// Translates with the first model that has the pair, or through English.
+#[derive(Clone)]
+pub struct TranslationEngine {
+    models: Arc<Vec<Arc<dyn SentenceTranslator>>>,
+}
+
+impl std::fmt::Debug for TranslationEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.models.iter().map(|m| m.id()).collect();
+        f.debug_struct("TranslationEngine")
+            .field("models", &ids)
+            .finish()
+    }
+}
+
+/// One hop of a route: a model and the pair it translates.
+type Hop = (Arc<dyn SentenceTranslator>, Lang, Lang);
+
+impl TranslationEngine {
+    /// An engine over `models`, preferred in the order given.
+    pub fn new(models: Vec<Arc<dyn SentenceTranslator>>) -> Self {
+        Self {
+            models: Arc::new(models),
+        }
+    }
+
+    fn direct(&self, from: Lang, to: Lang) -> Option<Arc<dyn SentenceTranslator>> {
+        self.models.iter().find(|m| m.supports(from, to)).cloned()
+    }
+
+    /// The models and pairs that take `from` to `to`: one hop, or two through English.
+    fn route(&self, from: Lang, to: Lang) -> Result<Vec<Hop>> {
+        if let Some(model) = self.direct(from, to) {
+            return Ok(vec![(model, from, to)]);
+        }
+        if from != Lang::EN
+            && to != Lang::EN
+            && let (Some(a), Some(b)) = (self.direct(from, Lang::EN), self.direct(Lang::EN, to))
+        {
+            return Ok(vec![(a, from, Lang::EN), (b, Lang::EN, to)]);
+        }
+        let supported: Vec<String> = self
+            .models
+            .iter()
+            .map(|m| format!("{}: {}", m.id(), m.pairs()))
+            .collect();
+        Err(Error::UnsupportedLanguagePair {
+            from: from.code().to_string(),
+            to: format!(
+                "{} (supported: {}; pairs through English are combined)",
+                to.code(),
+                if supported.is_empty() {
+                    "no model loaded".to_string()
+                } else {
+                    supported.join("; ")
+                }
+            ),
+        })
+    }
+
+    /// Translates one piece of text (any number of sentences).
+    pub fn translate_text(&self, text: &str, from: Lang, to: Lang) -> Result<String> {
+        Ok(self
+            .translate_many(&[text], from, to)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn translate_many(&self, texts: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
+        let route = self.route(from, to)?;
+        let mut current: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        for (model, a, b) in route {
+            // Every text's sentences in one list, so the model batches across texts.
+            let mut pieces: Vec<String> = Vec::new();
+            let mut counts = Vec::with_capacity(current.len());
+            for text in &current {
+                let parts = split_for(model.as_ref(), text, a)?;
+                counts.push(parts.len());
+                pieces.extend(parts);
+            }
+            let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            let translated = if refs.is_empty() {
+                Vec::new()
+            } else {
+                model.translate_sentences(&refs, a, b)?
+            };
+            let mut it = translated.into_iter();
+            current = counts
+                .iter()
+                .map(|&n| join(it.by_ref().take(n).collect(), b))
+                .collect();
+        }
+        Ok(current)
+    }
+}
+
+impl Translator for TranslationEngine {
+    fn supports(&self, from: Lang, to: Lang) -> bool {
+        self.route(from, to).is_ok()
+    }
+
+    fn translate(&self, texts: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
+        self.translate_many(texts, from, to)
+    }
+
+    fn new_session(&self, options: &TranslationOptions) -> Result<Box<dyn TranslationSession>> {
+        self.route(options.from, options.to)?;
+        Ok(Box::new(CaptionTranslation {
+            engine: self.clone(),
+            from: options.from,
+            to: options.to,
+            captions: HashMap::new(),
+            events: VecDeque::new(),
+        }))
+    }
+}
+
+/// Sentences of `text`, each short enough for `model` (long ones split at clauses, then words).
+fn split_for(model: &dyn SentenceTranslator, text: &str, from: Lang) -> Result<Vec<String>> {
+    let limit = model.max_sentence_tokens();
+    let mut out = Vec::new();
+    for sentence in sentences(text) {
+        if model.count_tokens(sentence, from)? <= limit {
+            out.push(sentence.to_string());
+            continue;
+        }
+        // Pack clauses, and words of clauses that are themselves too long, under the limit.
+        let mut current = String::new();
+        for word in sentence.split_whitespace() {
+            let candidate = if current.is_empty() {
+                word.to_string()
+            } else {
+                format!("{current} {word}")
+            };
+            if model.count_tokens(&candidate, from)? > limit && !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+                current = word.to_string();
+            } else {
+                current = candidate;
+            }
+            let clause_end = word.ends_with([',', ';', ':']);
+            if clause_end && model.count_tokens(&current, from)? * 2 > limit {
+                out.push(std::mem::take(&mut current));
+            }
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+    }
+    Ok(out)
+}
+
+/// Splits text after sentence-final punctuation (`.`, `!`, `?`, `…` and their CJK forms, with
+/// any closing quotes or brackets) that is followed by whitespace or ends the text.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let mut end = i + c.len_utf8();
+        if !matches!(c, '.' | '!' | '?' | '…' | '。' | '！' | '？') {
+            continue;
+        }
+        while let Some(&(j, next)) = chars.peek() {
+            if matches!(
+                next,
+                '"' | '\'' | '”' | '’' | ')' | ']' | '»' | '.' | '!' | '?'
+            ) {
+                end = j + next.len_utf8();
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let cjk = matches!(c, '。' | '！' | '？');
+        if cjk || chars.peek().is_none_or(|&(_, next)| next.is_whitespace()) {
+            let sentence = text[start..end].trim();
+            if !sentence.is_empty() {
+                out.push(sentence);
+            }
+            start = end;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Joins translated sentences: with spaces, except in languages written without them.
+fn join(sentences: Vec<String>, lang: Lang) -> String {
+    let separator = if matches!(lang.code(), "zh" | "ja" | "th" | "lo" | "km" | "my" | "yue") {
+        ""
+    } else {
+        " "
+    };
+    sentences
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
+/// Repetition guard: cuts a generated sequence at the third consecutive repeat of any n-gram
+/// (n ≤ 4), the loop small models fall into on unusual input.
+pub fn trim_repetition(tokens: &[u32]) -> Vec<u32> {
+    for end in 1..=tokens.len() {
+        for n in 1..=4 {
+            if end < 3 * n {
+                continue;
+            }
+            let last = &tokens[end - n..end];
+            if tokens[end - 2 * n..end - n] == *last && tokens[end - 3 * n..end - 2 * n] == *last {
+                return tokens[..end - 2 * n].to_vec();
+            }
+        }
+    }
+    tokens.to_vec()
+}
+
+/// Per-caption state of a [`CaptionTranslation`].
+#[derive(Debug, Default)]
+struct CaptionState {
+    /// Source text last translated.
+    translated: String,
+    /// Revision of the last event sent.
+    revision: Option<u32>,
+}
+
+/// Incremental caption translation (sans-IO): re-translates a partial caption only when its
+/// committed words changed, always translates the final, and numbers revisions per caption so
+/// a UI replaces a partial translation in place.
+pub struct CaptionTranslation {
+    engine: TranslationEngine,
+    from: Lang,
+    to: Lang,
+    captions: HashMap<u64, CaptionState>,
+    events: VecDeque<TranslationEvent>,
+}
+
+impl CaptionTranslation {
+    fn emit(&mut self, caption_id: u64, source: String, is_final: bool) -> Result<()> {
+        let text = self.engine.translate_text(&source, self.from, self.to)?;
+        let state = self.captions.entry(caption_id).or_default();
+        let revision = state.revision.map_or(0, |r| r + 1);
+        state.revision = Some(revision);
+        state.translated = source;
+        self.events.push_back(TranslationEvent::new(
+            caption_id, revision, text, is_final, self.to,
+        ));
+        if is_final {
+            self.captions.remove(&caption_id);
+        }
+        Ok(())
+    }
+}
+
+impl TranslationSession for CaptionTranslation {
+    fn push_text(&mut self, caption: &CaptionText) -> Result<()> {
+        if caption.is_final {
+            return self.emit(caption.caption_id, caption.text.trim().to_string(), true);
+        }
+        let stable = caption
+            .text
+            .get(..caption.stable_prefix_len.min(caption.text.len()))
+            .ok_or_else(|| {
+                Error::Misuse(format!(
+                    "stable_prefix_len {} is not on a character boundary of {:?}",
+                    caption.stable_prefix_len, caption.text
+                ))
+            })?;
+        // Whole committed words only: a word still being spoken is not translated.
+        let words = match stable.rfind(char::is_whitespace) {
+            Some(i) if !stable.ends_with(char::is_whitespace) => &stable[..i],
+            _ => stable,
+        }
+        .trim();
+        let previous = self
+            .captions
+            .get(&caption.caption_id)
+            .map_or("", |s| s.translated.as_str());
+        if words.is_empty() || words == previous {
+            return Ok(());
+        }
+        self.emit(caption.caption_id, words.to_string(), false)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        // Translation happens on push; nothing is held back.
+        Ok(())
+    }
+
+    fn poll_event(&mut self) -> Option<TranslationEvent> {
+        self.events.pop_front()
+    }
+
+    fn reset(&mut self) {
+        self.captions.clear();
+        self.events.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_sentences() {
+        assert_eq!(
+            sentences("Hello there. How are you?  \"Fine!\" he said. 3.5 km… ok"),
+            // A naive splitter: an exclamation inside quotes ends a sentence too.
+            [
+                "Hello there.",
+                "How are you?",
+                "\"Fine!\"",
+                "he said.",
+                "3.5 km…",
+                "ok"
+            ]
+        );
+        assert_eq!(sentences("你好。世界！"), ["你好。", "世界！"]);
+        assert!(sentences("   ").is_empty());
+    }
+
+    #[test]
+    fn trims_repetition_loops() {
+        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7]), [1, 2, 7]);
+        assert_eq!(trim_repetition(&[1, 5, 6, 5, 6, 5, 6, 9]), [1, 5, 6]);
+        assert_eq!(trim_repetition(&[1, 2, 2, 3]), [1, 2, 2, 3]);
+    }
+}

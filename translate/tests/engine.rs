@@ -1,0 +1,153 @@
+//! The translation engine on real model code with RANDOM WEIGHTS (the faithfulness tests'
+//! Marian and M2M100 checkpoints): what is checked is the plumbing — loading a checkpoint
+//! directory, routing, pivoting through English, splitting long input, caption revisions,
+//! errors — not the (meaningless) text the random models produce.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use std::sync::Arc;
+
+use candle_core::Device;
+use dragoman_core::engine::{CaptionText, TranslationOptions, Translator};
+use dragoman_core::{Error, Lang, ModelSource, SampleRate, StreamTime};
+use dragoman_translate::engine::{SentenceTranslator, TranslationEngine};
+use dragoman_translate::seq2seq::Seq2SeqTranslator;
+
+fn marian(pair: (Lang, Lang)) -> Seq2SeqTranslator {
+    let dir = common::seq2seq_reference("marian").join("model");
+    let mut model = Seq2SeqTranslator::load(
+        &ModelSource::dir(dir),
+        "random-marian",
+        Some(pair),
+        &Device::Cpu,
+    )
+    .unwrap();
+    model.set_beams(2);
+    model
+}
+
+fn m2m100() -> Seq2SeqTranslator {
+    let dir = common::seq2seq_reference("m2m100").join("model");
+    Seq2SeqTranslator::load(&ModelSource::dir(dir), "random-m2m100", None, &Device::Cpu).unwrap()
+}
+
+#[test]
+fn pivots_through_english_when_no_model_has_the_pair() {
+    let vi_en = Arc::new(marian((Lang::VI, Lang::EN)));
+    let en_de = Arc::new(marian((Lang::EN, Lang::DE)));
+    let engine = TranslationEngine::new(vec![vi_en.clone(), en_de.clone()]);
+    assert!(engine.supports(Lang::VI, Lang::DE));
+    assert!(!engine.supports(Lang::DE, Lang::VI));
+
+    let text = "Tôi không biết. Bạn có khỏe không?";
+    let pivoted = engine.translate(&[text], Lang::VI, Lang::DE).unwrap();
+    // The same as running the two hops by hand, sentence by sentence.
+    let english = vi_en
+        .translate_sentences(
+            &["Tôi không biết.", "Bạn có khỏe không?"],
+            Lang::VI,
+            Lang::EN,
+        )
+        .unwrap();
+    let refs: Vec<&str> = english.iter().map(String::as_str).collect();
+    let german = en_de
+        .translate_sentences(&refs, Lang::EN, Lang::DE)
+        .unwrap();
+    let joined: Vec<&str> = german
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(pivoted, [joined.join(" ")]);
+
+    // No route at all: the error lists what the loaded models translate.
+    let err = engine
+        .translate(&["Hallo"], Lang::DE, Lang::VI)
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, Error::UnsupportedLanguagePair { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("vi->en") && message.contains("en->de"),
+        "{message}"
+    );
+}
+
+#[test]
+fn empty_and_long_input() {
+    let m2m = TranslationEngine::new(vec![Arc::new(m2m100())]);
+    assert_eq!(
+        m2m.translate(&["", "   "], Lang::EN, Lang::ES).unwrap(),
+        ["", ""]
+    );
+    // Any pair of M2M100's hundred languages works, in both directions.
+    assert!(m2m.supports(Lang::VI, Lang::DE) && m2m.supports(Lang::FR, Lang::VI));
+
+    // Over the 510 source tokens the Marian model's positions allow: split, never truncated
+    // and never an error.
+    let mut model = marian((Lang::EN, Lang::ES));
+    model.set_beams(1);
+    let long = "house ".repeat(700);
+    assert!(model.count_tokens(&long, Lang::EN).unwrap() > model.max_sentence_tokens());
+    let engine = TranslationEngine::new(vec![Arc::new(model)]);
+    let out = engine
+        .translate(&[long.as_str(), "Short one."], Lang::EN, Lang::ES)
+        .unwrap();
+    assert_eq!(out.len(), 2);
+}
+
+#[test]
+fn caption_revisions_follow_committed_words() {
+    let engine = TranslationEngine::new(vec![Arc::new(m2m100())]);
+    let mut session = engine
+        .new_session(&TranslationOptions::new(Lang::EN, Lang::VI))
+        .unwrap();
+    let caption = |text: &str, stable: usize, is_final: bool| CaptionText {
+        caption_id: 7,
+        text: text.to_string(),
+        stable_prefix_len: stable,
+        is_final,
+        start: StreamTime::zero(SampleRate::HZ_16000),
+    };
+    // Nothing committed yet: nothing to translate.
+    session.push_text(&caption("I think", 0, false)).unwrap();
+    assert!(session.poll_event().is_none());
+    // "I think " committed: one partial translation, revision 0.
+    session
+        .push_text(&caption("I think we sh", 8, false))
+        .unwrap();
+    let first = session.poll_event().unwrap();
+    assert_eq!(
+        (first.caption_id, first.revision, first.is_final),
+        (7, 0, false)
+    );
+    // The unstable tail changed but the committed words did not: no work, no event.
+    session
+        .push_text(&caption("I think we should", 8, false))
+        .unwrap();
+    assert!(session.poll_event().is_none());
+    // A half-committed word is not translated until it is whole.
+    session
+        .push_text(&caption("I think we should go", 9, false))
+        .unwrap();
+    assert!(session.poll_event().is_none());
+    session
+        .push_text(&caption("I think we should go", 17, false))
+        .unwrap();
+    assert_eq!(session.poll_event().unwrap().revision, 1);
+    // The final always comes, with the next revision.
+    let text = "I think we should go.";
+    session.push_text(&caption(text, text.len(), true)).unwrap();
+    let last = session.poll_event().unwrap();
+    assert_eq!(
+        (last.revision, last.is_final, last.lang),
+        (2, true, Lang::VI)
+    );
+    // A stable length inside a character is refused, not a panic.
+    let err = session.push_text(&caption("Tôi", 2, false)).unwrap_err();
+    assert!(matches!(err, Error::Misuse(_)), "{err}");
+}
