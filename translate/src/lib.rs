@@ -6,6 +6,7 @@
 //!   and M2M100 / NLLB-200 — with batched greedy and beam search.
 //! - [`sentencepiece`] and [`tokenizer`]: the SentencePiece tokenizers those checkpoints ship,
 //!   read without the SentencePiece library, with each checkpoint's own piece numbering.
+//! - [`models`]: which catalog model serves a language pair, chosen without loading it.
 //! - [`engine`]: sentence splitting, routing and pivoting through English, and incremental
 //!   translation of live captions, over any [`engine::SentenceTranslator`].
 //!
@@ -15,6 +16,7 @@ pub use dragoman_core as core;
 pub use dragoman_core::{Error, Result};
 
 pub mod engine;
+pub mod models;
 pub mod sentencepiece;
 pub mod seq2seq;
 pub mod tokenizer;

@@ -3,6 +3,7 @@
 mod models;
 mod progress;
 mod transcribe;
+mod translate;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ enum Command {
     Models(models::ModelsCommand),
     /// Transcribe (or translate into English) a recording with Whisper.
     Transcribe(transcribe::TranscribeArgs),
+    /// Translate text between languages.
+    Translate(translate::TranslateArgs),
 }
 
 /// Runs the parsed command line.
@@ -30,5 +33,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Models(command) => models::run(command),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Translate(args) => translate::run(args),
     }
 }

@@ -105,7 +105,9 @@ pub(crate) fn seq2seq_reference(family: &str) -> PathBuf {
     let _one = SETUP
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/seq2seq_reference.py");
+    // Relative to the workspace, so other crates' tests can include this module too.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../translate/tests/reference/seq2seq_reference.py");
     let stamp = out.join("script.stamp");
     let text = std::fs::read(&script).expect("reference script");
     if std::fs::read(&stamp).ok().as_deref() != Some(text.as_slice()) {

@@ -1,0 +1,67 @@
+//! `dragoman translate --from en --to vi [TEXT]`: text to text, or stdin line by line.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use dragoman_core::Lang;
+use dragoman_core::store::ModelStore;
+use dragoman_translate::engine::{SentenceTranslator, TranslationEngine};
+use dragoman_translate::models;
+use dragoman_translate::seq2seq::Seq2SeqTranslator;
+
+#[derive(Debug, Args)]
+pub(crate) struct TranslateArgs {
+    /// Source language (`en`, `vi`, `de-DE`, `spa`, ...).
+    #[arg(long)]
+    from: String,
+    /// Target language.
+    #[arg(long)]
+    to: String,
+    /// Translation model id (see `dragoman models list`). Default: the best pulled model for the
+    /// pair — NLLB-200, then M2M100, then opus-mt (two opus-mt pairs through English if need be).
+    #[arg(long)]
+    model: Option<String>,
+    /// Beam size (1 = greedy). Default: the model's own setting.
+    #[arg(long)]
+    beams: Option<usize>,
+    /// Text to translate. Without it, standard input is translated line by line, one output
+    /// line per input line, in order.
+    text: Vec<String>,
+}
+
+pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
+    let from = Lang::parse(&args.from)?;
+    let to = Lang::parse(&args.to)?;
+    let store = ModelStore::from_env()?;
+    let ids = match args.model {
+        Some(id) => vec![id],
+        None => models::choose_pulled(&store, from, to)?,
+    };
+    let device = candle_core::Device::Cpu;
+    let mut loaded: Vec<Arc<dyn SentenceTranslator>> = Vec::new();
+    for id in &ids {
+        let mut model = Seq2SeqTranslator::load(&store.source(id)?, id, None, &device)?;
+        if let Some(beams) = args.beams {
+            model.set_beams(beams);
+        }
+        loaded.push(Arc::new(model));
+    }
+    let engine = TranslationEngine::new(loaded);
+    let mut out = std::io::stdout().lock();
+    if !args.text.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            engine.translate_text(&args.text.join(" "), from, to)?
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        writeln!(out, "{}", engine.translate_text(&line, from, to)?)?;
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,129 @@
+//! Which catalog translation model to use for a language pair, and loading it from the store.
+//!
+//! What a catalog model serves is known without loading it (opus-mt ids name their pair;
+//! M2M100 and NLLB list their languages), so choosing never loads gigabytes that will not be
+//! used.
+
+use std::sync::Arc;
+
+use candle_core::Device;
+use dragoman_core::store::catalog::Task;
+use dragoman_core::store::{CATALOG, ModelStore};
+use dragoman_core::{Error, Lang, Result};
+
+use crate::engine::SentenceTranslator;
+use crate::seq2seq::Seq2SeqTranslator;
+use crate::tokenizer::M2M100_LANGUAGES;
+
+/// Any-to-any models, best first: they beat chaining two opus-mt pairs.
+const MULTILINGUAL: [&str; 2] = ["nllb-200-distilled-600m", "m2m100-418m"];
+
+/// Whether catalog model `id` translates `from` into `to` by itself.
+pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
+    if from == to {
+        return false;
+    }
+    match id {
+        "nllb-200-distilled-600m" => from.flores200().is_ok() && to.flores200().is_ok(),
+        "m2m100-418m" => {
+            let known = |l: Lang| M2M100_LANGUAGES.contains(&l.code());
+            known(from) && known(to)
+        }
+        _ => id
+            .strip_prefix("opus-mt-")
+            .and_then(|pair| pair.split_once('-'))
+            .is_some_and(|(f, t)| f == from.code() && t == to.code()),
+    }
+}
+
+/// The models to use for `from` → `to` among `available` ids: the best one that serves the
+/// pair, else two opus-mt pairs through English. `None` when nothing available does.
+pub fn choose(available: &[&str], from: Lang, to: Lang) -> Option<Vec<String>> {
+    let has = |id: &str| available.contains(&id);
+    if let Some(id) = MULTILINGUAL
+        .iter()
+        .find(|id| has(id) && serves(id, from, to))
+    {
+        return Some(vec![id.to_string()]);
+    }
+    let opus = |f: Lang, t: Lang| format!("opus-mt-{}-{}", f.code(), t.code());
+    if has(&opus(from, to)) {
+        return Some(vec![opus(from, to)]);
+    }
+    (has(&opus(from, Lang::EN)) && has(&opus(Lang::EN, to)))
+        .then(|| vec![opus(from, Lang::EN), opus(Lang::EN, to)])
+}
+
+/// [`choose`] among the models pulled into `store`; the error says what to pull.
+pub fn choose_pulled(store: &ModelStore, from: Lang, to: Lang) -> Result<Vec<String>> {
+    let pulled: Vec<&str> = CATALOG
+        .iter()
+        .filter(|e| e.task == Task::Translation && store.manifest(e.id).is_some())
+        .map(|e| e.id)
+        .collect();
+    choose(&pulled, from, to).ok_or_else(|| {
+        let candidates: Vec<&str> = CATALOG
+            .iter()
+            .filter(|e| e.task == Task::Translation && serves(e.id, from, to))
+            .map(|e| e.id)
+            .collect();
+        let mut options: Vec<String> = candidates.iter().map(|id| id.to_string()).collect();
+        if from != Lang::EN && to != Lang::EN {
+            options.push(format!(
+                "opus-mt-{}-en + opus-mt-en-{} (through English)",
+                from.code(),
+                to.code()
+            ));
+        }
+        let hint = options.join(" or ");
+        Error::UnsupportedLanguagePair {
+            from: from.code().to_string(),
+            to: format!(
+                "{} with the models pulled ({}); pull {hint} with `dragoman models pull`",
+                to.code(),
+                if pulled.is_empty() {
+                    "none".to_string()
+                } else {
+                    pulled.join(", ")
+                }
+            ),
+        }
+    })
+}
+
+/// Loads pulled catalog model `id` as a sentence translator.
+pub fn load(store: &ModelStore, id: &str, device: &Device) -> Result<Arc<dyn SentenceTranslator>> {
+    let source = store.source(id)?;
+    Ok(Arc::new(Seq2SeqTranslator::load(
+        &source, id, None, device,
+    )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chooses_the_best_available() {
+        let (vi, en, de) = (Lang::VI, Lang::EN, Lang::DE);
+        assert_eq!(
+            choose(&["opus-mt-vi-en", "m2m100-418m"], vi, en),
+            Some(vec!["m2m100-418m".to_string()])
+        );
+        assert_eq!(
+            choose(&["opus-mt-vi-en", "opus-mt-en-de"], vi, de),
+            Some(vec![
+                "opus-mt-vi-en".to_string(),
+                "opus-mt-en-de".to_string()
+            ])
+        );
+        assert_eq!(choose(&["opus-mt-vi-en"], de, vi), None);
+        assert!(serves("nllb-200-distilled-600m", vi, de));
+        assert!(!serves("opus-mt-en-vi", vi, en));
+        // Every catalog translation model but the LLM is known to `serves`.
+        for entry in CATALOG.iter().filter(|e| e.task == Task::Translation) {
+            let known = Lang::all().any(|a| Lang::all().any(|b| serves(entry.id, a, b)));
+            assert!(known || entry.id.starts_with("gemma"), "{}", entry.id);
+        }
+    }
+}
