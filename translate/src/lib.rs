@@ -6,16 +6,18 @@
 //!   and M2M100 / NLLB-200 — with batched greedy and beam search.
 //! - [`sentencepiece`] and [`tokenizer`]: the SentencePiece tokenizers those checkpoints ship,
 //!   read without the SentencePiece library, with each checkpoint's own piece numbering.
+//! - [`llm`]: any GGUF decoder LLM (Gemma 3, Llama-family) prompted to translate.
 //! - [`models`]: which catalog model serves a language pair, chosen without loading it.
 //! - [`engine`]: sentence splitting, routing and pivoting through English, and incremental
 //!   translation of live captions, over any [`engine::SentenceTranslator`].
 //!
-//! Still to come (its issue lists them): the GGUF LLM backend and the translation cache.
+//! Still to come (its issue lists them): the translation cache.
 
 pub use dragoman_core as core;
 pub use dragoman_core::{Error, Result};
 
 pub mod engine;
+pub mod llm;
 pub mod models;
 pub mod sentencepiece;
 pub mod seq2seq;

@@ -12,11 +12,15 @@ use dragoman_core::store::{CATALOG, ModelStore};
 use dragoman_core::{Error, Lang, Result};
 
 use crate::engine::SentenceTranslator;
+use crate::llm::LlmTranslator;
 use crate::seq2seq::Seq2SeqTranslator;
 use crate::tokenizer::M2M100_LANGUAGES;
 
 /// Any-to-any models, best first: they beat chaining two opus-mt pairs.
 const MULTILINGUAL: [&str; 2] = ["nllb-200-distilled-600m", "m2m100-418m"];
+
+/// LLMs prompted to translate: the last resort (the one offline here is weak).
+const LLMS: [&str; 1] = ["gemma3-270m-q4km"];
 
 /// Whether catalog model `id` translates `from` into `to` by itself.
 pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
@@ -29,6 +33,7 @@ pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
             let known = |l: Lang| M2M100_LANGUAGES.contains(&l.code());
             known(from) && known(to)
         }
+        id if LLMS.contains(&id) => true,
         _ => id
             .strip_prefix("opus-mt-")
             .and_then(|pair| pair.split_once('-'))
@@ -36,8 +41,9 @@ pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
     }
 }
 
-/// The models to use for `from` → `to` among `available` ids: the best one that serves the
-/// pair, else two opus-mt pairs through English. `None` when nothing available does.
+/// The models to use for `from` → `to` among `available` ids: the best multilingual model that
+/// serves the pair, else an opus-mt pair, else two opus-mt pairs through English, else an LLM.
+/// `None` when nothing available does.
 pub fn choose(available: &[&str], from: Lang, to: Lang) -> Option<Vec<String>> {
     let has = |id: &str| available.contains(&id);
     if let Some(id) = MULTILINGUAL
@@ -50,8 +56,12 @@ pub fn choose(available: &[&str], from: Lang, to: Lang) -> Option<Vec<String>> {
     if has(&opus(from, to)) {
         return Some(vec![opus(from, to)]);
     }
-    (has(&opus(from, Lang::EN)) && has(&opus(Lang::EN, to)))
-        .then(|| vec![opus(from, Lang::EN), opus(Lang::EN, to)])
+    if has(&opus(from, Lang::EN)) && has(&opus(Lang::EN, to)) {
+        return Some(vec![opus(from, Lang::EN), opus(Lang::EN, to)]);
+    }
+    LLMS.iter()
+        .find(|id| has(id) && serves(id, from, to))
+        .map(|id| vec![id.to_string()])
 }
 
 /// [`choose`] among the models pulled into `store`; the error says what to pull.
@@ -91,12 +101,27 @@ pub fn choose_pulled(store: &ModelStore, from: Lang, to: Lang) -> Result<Vec<Str
     })
 }
 
-/// Loads pulled catalog model `id` as a sentence translator.
-pub fn load(store: &ModelStore, id: &str, device: &Device) -> Result<Arc<dyn SentenceTranslator>> {
+/// Loads pulled catalog model `id` as a sentence translator: a GGUF file makes an
+/// [`LlmTranslator`], anything else a [`Seq2SeqTranslator`] (whose beam size `beams`
+/// overrides).
+pub fn load(
+    store: &ModelStore,
+    id: &str,
+    beams: Option<usize>,
+    device: &Device,
+) -> Result<Arc<dyn SentenceTranslator>> {
     let source = store.source(id)?;
-    Ok(Arc::new(Seq2SeqTranslator::load(
-        &source, id, None, device,
-    )?))
+    let entry = dragoman_core::store::entry(id)?;
+    if let Some(gguf) = entry.files.iter().find(|f| f.name.ends_with(".gguf")) {
+        return Ok(Arc::new(LlmTranslator::load(
+            &source, gguf.name, id, device,
+        )?));
+    }
+    let mut model = Seq2SeqTranslator::load(&source, id, None, device)?;
+    if let Some(beams) = beams {
+        model.set_beams(beams);
+    }
+    Ok(Arc::new(model))
 }
 
 #[cfg(test)]
@@ -120,10 +145,19 @@ mod tests {
         assert_eq!(choose(&["opus-mt-vi-en"], de, vi), None);
         assert!(serves("nllb-200-distilled-600m", vi, de));
         assert!(!serves("opus-mt-en-vi", vi, en));
-        // Every catalog translation model but the LLM is known to `serves`.
+        // The LLM is the last resort.
+        assert_eq!(
+            choose(&["gemma3-270m-q4km", "opus-mt-vi-en"], vi, en),
+            Some(vec!["opus-mt-vi-en".to_string()])
+        );
+        assert_eq!(
+            choose(&["gemma3-270m-q4km"], vi, de),
+            Some(vec!["gemma3-270m-q4km".to_string()])
+        );
+        // Every catalog translation model is known to `serves`.
         for entry in CATALOG.iter().filter(|e| e.task == Task::Translation) {
             let known = Lang::all().any(|a| Lang::all().any(|b| serves(entry.id, a, b)));
-            assert!(known || entry.id.starts_with("gemma"), "{}", entry.id);
+            assert!(known, "{}", entry.id);
         }
     }
 }

@@ -40,6 +40,7 @@ struct Piece {
 }
 
 const UNKNOWN: i32 = 2;
+const CONTROL: i32 = 3;
 const USER_DEFINED: i32 = 4;
 
 #[derive(Clone, PartialEq, Message)]
@@ -61,6 +62,30 @@ struct NormalizerSpec {
     remove_extra_whitespaces: Option<bool>,
 }
 
+/// One vocabulary entry: text, score, SentencePiece type (1 normal, 2 unknown, 3 control,
+/// 4 user defined, 5 unused, 6 byte).
+pub type PieceEntry = (String, f64, i32);
+
+/// Everything a SentencePiece-style tokenizer is built from, whatever file it came in.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The vocabulary; a piece's id is its position.
+    pub pieces: Vec<PieceEntry>,
+    /// Byte-pair merges ranked by piece order, instead of a unigram model.
+    pub bpe: bool,
+    /// Unknown bytes become `<0xNN>` pieces.
+    pub byte_fallback: bool,
+    /// SentencePiece's normalisation map (NFKC-style rules), if the model has one.
+    pub charsmap: Option<Vec<u8>>,
+    /// A `▁` is put before the text.
+    pub add_dummy_prefix: bool,
+    /// Leading/trailing whitespace is dropped and runs of spaces collapsed.
+    pub remove_extra_whitespaces: bool,
+    /// Text is split into words at spaces before the model runs (SentencePiece's default);
+    /// without it pieces may span spaces (Gemma).
+    pub split_words: bool,
+}
+
 /// Reads a SentencePiece model file's bytes into a tokenizer whose ids are the model's piece
 /// ids; errors say what is wrong with the bytes.
 pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
@@ -70,42 +95,58 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
     }
     let trainer = proto.trainer_spec.unwrap_or_default();
     let normalizer = proto.normalizer_spec.unwrap_or_default();
-    let byte_fallback = trainer.byte_fallback.unwrap_or(false);
-    let pieces: Vec<(String, f64, i32)> = proto
-        .pieces
-        .into_iter()
-        .map(|p| {
-            (
-                p.piece.unwrap_or_default(),
-                f64::from(p.score.unwrap_or(0.0)),
-                p.kind.unwrap_or(1),
-            )
-        })
-        .collect();
-    let unk_id = pieces.iter().position(|p| p.2 == UNKNOWN);
+    let bpe = match trainer.model_type.unwrap_or(1) {
+        1 => false,
+        2 => true,
+        other => return Err(format!("SentencePiece model type {other} is not supported")),
+    };
+    from_spec(Spec {
+        pieces: proto
+            .pieces
+            .into_iter()
+            .map(|p| {
+                (
+                    p.piece.unwrap_or_default(),
+                    f64::from(p.score.unwrap_or(0.0)),
+                    p.kind.unwrap_or(1),
+                )
+            })
+            .collect(),
+        bpe,
+        byte_fallback: trainer.byte_fallback.unwrap_or(false),
+        charsmap: normalizer.precompiled_charsmap.filter(|m| !m.is_empty()),
+        add_dummy_prefix: normalizer.add_dummy_prefix.unwrap_or(true),
+        remove_extra_whitespaces: normalizer.remove_extra_whitespaces.unwrap_or(true),
+        split_words: true,
+    })
+}
 
-    let model: tokenizers::ModelWrapper = match trainer.model_type.unwrap_or(1) {
-        1 => Unigram::from(
+/// Builds the tokenizer a [`Spec`] describes.
+pub fn from_spec(spec: Spec) -> std::result::Result<Tokenizer, String> {
+    let pieces = &spec.pieces;
+    let unk_id = pieces.iter().position(|p| p.2 == UNKNOWN);
+    let model: tokenizers::ModelWrapper = if spec.bpe {
+        bpe(pieces, unk_id, spec.byte_fallback)?.into()
+    } else {
+        Unigram::from(
             pieces.iter().map(|(p, s, _)| (p.clone(), *s)).collect(),
             unk_id,
-            byte_fallback,
+            spec.byte_fallback,
         )
         .map_err(|e| format!("unigram model: {e}"))?
-        .into(),
-        2 => bpe(&pieces, unk_id, byte_fallback)?.into(),
-        other => return Err(format!("SentencePiece model type {other} is not supported")),
+        .into()
     };
     let mut tokenizer = Tokenizer::new(model);
 
     let mut normalizers: Vec<NormalizerWrapper> = Vec::new();
-    if let Some(map) = normalizer.precompiled_charsmap.filter(|m| !m.is_empty()) {
+    if let Some(map) = &spec.charsmap {
         normalizers.push(
-            Precompiled::from(&map)
+            Precompiled::from(map)
                 .map_err(|e| format!("normalisation map: {e}"))?
                 .into(),
         );
     }
-    if normalizer.remove_extra_whitespaces.unwrap_or(true) {
+    if spec.remove_extra_whitespaces {
         // SentencePiece drops leading and trailing whitespace and collapses the rest.
         normalizers.push(tokenizers::normalizers::Strip::new(true, true).into());
         normalizers.push(
@@ -122,23 +163,37 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Tokenizer, String> {
             .with_normalizer(Some(tokenizers::normalizers::Sequence::new(normalizers)))
             .map_err(|e| format!("normaliser: {e}"))?;
     }
-    let prepend = if normalizer.add_dummy_prefix.unwrap_or(true) {
+    let prepend = if spec.add_dummy_prefix {
         PrependScheme::Always
     } else {
         PrependScheme::Never
     };
-    tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', prepend, true)));
-    tokenizer.with_decoder(Some(DecoderWrapper::Metaspace(
-        tokenizers::decoders::metaspace::Metaspace::new('▁', prepend, true),
-    )));
-    // User-defined pieces are matched whole, before the model sees the text.
-    let user_defined: Vec<tokenizers::AddedToken> = pieces
+    tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', prepend, spec.split_words)));
+    let metaspace = DecoderWrapper::Metaspace(tokenizers::decoders::metaspace::Metaspace::new(
+        '▁',
+        prepend,
+        spec.split_words,
+    ));
+    let decoder = if spec.byte_fallback {
+        // `<0xE1><0xBB><0x87>` back to the UTF-8 character they spell.
+        DecoderWrapper::Sequence(tokenizers::decoders::sequence::Sequence::new(vec![
+            DecoderWrapper::ByteFallback(tokenizers::decoders::byte_fallback::ByteFallback::new()),
+            DecoderWrapper::Fuse(tokenizers::decoders::fuse::Fuse::new()),
+            metaspace,
+        ]))
+    } else {
+        metaspace
+    };
+    tokenizer.with_decoder(Some(decoder));
+    // User-defined pieces are matched whole, before the model sees the text; control pieces
+    // (`<start_of_turn>`, ...) likewise, as special tokens a prompt may contain.
+    let added: Vec<tokenizers::AddedToken> = pieces
         .iter()
-        .filter(|p| p.2 == USER_DEFINED)
-        .map(|p| tokenizers::AddedToken::from(p.0.clone(), false))
+        .filter(|p| p.2 == USER_DEFINED || p.2 == CONTROL)
+        .map(|p| tokenizers::AddedToken::from(p.0.clone(), p.2 == CONTROL))
         .collect();
     tokenizer
-        .add_tokens(user_defined)
+        .add_tokens(added)
         .map_err(|e| format!("user-defined pieces: {e}"))?;
     Ok(tokenizer)
 }

@@ -9,7 +9,6 @@ use dragoman_core::Lang;
 use dragoman_core::store::ModelStore;
 use dragoman_translate::engine::{SentenceTranslator, TranslationEngine};
 use dragoman_translate::models;
-use dragoman_translate::seq2seq::Seq2SeqTranslator;
 
 #[derive(Debug, Args)]
 pub(crate) struct TranslateArgs {
@@ -20,10 +19,11 @@ pub(crate) struct TranslateArgs {
     #[arg(long)]
     to: String,
     /// Translation model id (see `dragoman models list`). Default: the best pulled model for the
-    /// pair — NLLB-200, then M2M100, then opus-mt (two opus-mt pairs through English if need be).
+    /// pair — NLLB-200, then M2M100, then opus-mt (two opus-mt pairs through English if need
+    /// be), then an LLM.
     #[arg(long)]
     model: Option<String>,
-    /// Beam size (1 = greedy). Default: the model's own setting.
+    /// Beam size (1 = greedy) of encoder-decoder models. Default: the model's own setting.
     #[arg(long)]
     beams: Option<usize>,
     /// Text to translate. Without it, standard input is translated line by line, one output
@@ -40,14 +40,10 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
         None => models::choose_pulled(&store, from, to)?,
     };
     let device = candle_core::Device::Cpu;
-    let mut loaded: Vec<Arc<dyn SentenceTranslator>> = Vec::new();
-    for id in &ids {
-        let mut model = Seq2SeqTranslator::load(&store.source(id)?, id, None, &device)?;
-        if let Some(beams) = args.beams {
-            model.set_beams(beams);
-        }
-        loaded.push(Arc::new(model));
-    }
+    let loaded: Vec<Arc<dyn SentenceTranslator>> = ids
+        .iter()
+        .map(|id| models::load(&store, id, args.beams, &device))
+        .collect::<Result<_, _>>()?;
     let engine = TranslationEngine::new(loaded);
     let mut out = std::io::stdout().lock();
     if !args.text.is_empty() {

