@@ -14,6 +14,8 @@ use dragoman_core::engine::{
 };
 use dragoman_core::{Error, Lang, Result};
 
+use crate::cache::{CacheKey, TranslationCache};
+
 /// A loaded model that translates sentences.
 pub trait SentenceTranslator: Send + Sync {
     /// Catalog id (or a name the app chose).
@@ -35,6 +37,7 @@ pub trait SentenceTranslator: Send + Sync {
 #[derive(Clone)]
 pub struct TranslationEngine {
     models: Arc<Vec<Arc<dyn SentenceTranslator>>>,
+    cache: Option<Arc<dyn TranslationCache>>,
 }
 
 impl std::fmt::Debug for TranslationEngine {
@@ -54,7 +57,40 @@ impl TranslationEngine {
     pub fn new(models: Vec<Arc<dyn SentenceTranslator>>) -> Self {
         Self {
             models: Arc::new(models),
+            cache: None,
         }
+    }
+
+    /// Looks sentences up in `cache` before translating them, and stores new translations.
+    pub fn with_cache(mut self, cache: Arc<dyn TranslationCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// One hop: `sentences` through `model`, from the cache where it has them.
+    fn translate_hop(
+        &self,
+        model: &dyn SentenceTranslator,
+        sentences: &[String],
+        from: Lang,
+        to: Lang,
+    ) -> Result<Vec<String>> {
+        let Some(cache) = &self.cache else {
+            let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+            return model.translate_sentences(&refs, from, to);
+        };
+        let key = |s: &str| CacheKey::new(model.id(), from, to, s);
+        let mut out: Vec<Option<String>> = sentences.iter().map(|s| cache.get(&key(s))).collect();
+        let missing: Vec<usize> = (0..sentences.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let refs: Vec<&str> = missing.iter().map(|&i| sentences[i].as_str()).collect();
+            let translated = model.translate_sentences(&refs, from, to)?;
+            for (&i, text) in missing.iter().zip(translated) {
+                cache.put(key(&sentences[i]), text.clone());
+                out[i] = Some(text);
+            }
+        }
+        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
     }
 
     fn direct(&self, from: Lang, to: Lang) -> Option<Arc<dyn SentenceTranslator>> {
@@ -111,11 +147,10 @@ impl TranslationEngine {
                 counts.push(parts.len());
                 pieces.extend(parts);
             }
-            let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
-            let translated = if refs.is_empty() {
+            let translated = if pieces.is_empty() {
                 Vec::new()
             } else {
-                model.translate_sentences(&refs, a, b)?
+                self.translate_hop(model.as_ref(), &pieces, a, b)?
             };
             let mut it = translated.into_iter();
             current = counts

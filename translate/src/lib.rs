@@ -11,11 +11,12 @@
 //! - [`engine`]: sentence splitting, routing and pivoting through English, and incremental
 //!   translation of live captions, over any [`engine::SentenceTranslator`].
 //!
-//! Still to come (its issue lists them): the translation cache.
+//! - [`cache`]: translation caches, in process (LRU) or in Redis (feature `redis`).
 
 pub use dragoman_core as core;
 pub use dragoman_core::{Error, Result};
 
+pub mod cache;
 pub mod engine;
 pub mod llm;
 pub mod models;
