@@ -622,7 +622,7 @@ pub static CATALOG: &[ModelEntry] = &[
             }],
         }),
         conversion: Conversion::None,
-        default: false,
+        default: true,
     },
     opus_mt(
         "opus-mt-en-vi",
