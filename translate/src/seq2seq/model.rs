@@ -17,23 +17,42 @@ use super::config::{Activation, Family, Seq2SeqConfig};
 /// the dtype's most negative finite value, so a fully masked row stays finite).
 const MASKED: f32 = f32::MIN;
 
+/// Multi-head attention. The query, key and value projections are fused into one matrix at
+/// load (one matmul instead of three per self-attention call; decoding runs one token at a
+/// time, where the number of operations, not their size, is the cost); `q` and `kv` are views
+/// of its rows for cross-attention.
 #[derive(Debug, Clone)]
 struct Attention {
+    qkv: Linear,
     q: Linear,
-    k: Linear,
-    v: Linear,
+    kv: Linear,
     out: Linear,
     heads: usize,
+    d: usize,
 }
 
 impl Attention {
     fn load(vb: VarBuilder<'_>, d: usize, heads: usize) -> Result<Self> {
+        let part = |name: &str| -> Result<(Tensor, Tensor)> {
+            let p = vb.pp(name);
+            Ok((p.get((d, d), "weight")?, p.get(d, "bias")?))
+        };
+        let (q, k, v) = (part("q_proj")?, part("k_proj")?, part("v_proj")?);
+        let weight = Tensor::cat(&[&q.0, &k.0, &v.0], 0)?;
+        let bias = Tensor::cat(&[&q.1, &k.1, &v.1], 0)?;
+        let rows = |start: usize, n: usize| -> Result<Linear> {
+            Ok(Linear::new(
+                weight.narrow(0, start, n)?,
+                Some(bias.narrow(0, start, n)?),
+            ))
+        };
         Ok(Self {
-            q: candle_nn::linear(d, d, vb.pp("q_proj"))?,
-            k: candle_nn::linear(d, d, vb.pp("k_proj"))?,
-            v: candle_nn::linear(d, d, vb.pp("v_proj"))?,
+            q: rows(0, d)?,
+            kv: rows(d, 2 * d)?,
+            qkv: Linear::new(weight, Some(bias)),
             out: candle_nn::linear(d, d, vb.pp("out_proj"))?,
             heads,
+            d,
         })
     }
 
@@ -45,24 +64,42 @@ impl Attention {
             .contiguous()
     }
 
-    fn key_value(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    /// Split queries, keys and values of `x` attending to itself.
+    fn self_qkv(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let y = self.qkv.forward(x)?;
+        let d = self.d;
         Ok((
-            self.split(&self.k.forward(x)?)?,
-            self.split(&self.v.forward(x)?)?,
+            self.split(&y.narrow(2, 0, d)?)?,
+            self.split(&y.narrow(2, d, d)?)?,
+            self.split(&y.narrow(2, 2 * d, d)?)?,
         ))
     }
 
-    /// Attention of `x`'s queries over split keys/values, with an additive mask broadcast over
+    /// Split keys and values of `x` (the encoder output, for cross-attention).
+    fn key_value(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let y = self.kv.forward(x)?;
+        let d = self.d;
+        Ok((
+            self.split(&y.narrow(2, 0, d)?)?,
+            self.split(&y.narrow(2, d, d)?)?,
+        ))
+    }
+
+    /// Split queries of `x`.
+    fn query(&self, x: &Tensor) -> Result<Tensor> {
+        self.split(&self.q.forward(x)?)
+    }
+
+    /// Attention of split queries over split keys/values, with an additive mask broadcast over
     /// `(batch, heads, queries, keys)`.
-    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let q = self.split(&self.q.forward(x)?)?;
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let head_dim = q.dim(D::Minus1)?;
         let q = (q * (head_dim as f64).powf(-0.5))?;
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let weights = softmax(&scores)?;
         let (b, _, n, _) = q.dims4()?;
         let mixed = weights.matmul(v)?.transpose(1, 2)?.reshape((b, n, ()))?;
         self.out.forward(&mixed)
@@ -94,6 +131,18 @@ impl FeedForward {
         };
         self.fc2.forward(&h)
     }
+}
+
+/// Softmax over the last dimension. candle's fused kernel splits rows across threads, which
+/// costs more than the arithmetic for the few rows of a decoding step (16 µs against 1 µs for
+/// one token's scores); small inputs take the plain single-threaded operations instead.
+fn softmax(scores: &Tensor) -> Result<Tensor> {
+    if scores.elem_count() > 1 << 14 {
+        return candle_nn::ops::softmax_last_dim(scores);
+    }
+    let max = scores.max_keepdim(D::Minus1)?;
+    let exp = scores.broadcast_sub(&max)?.exp()?;
+    exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)
 }
 
 fn layer_norm(vb: VarBuilder<'_>, d: usize) -> Result<LayerNorm> {
@@ -136,8 +185,9 @@ struct DecoderLayer {
 pub struct Encoded {
     /// `(batch, source length, d_model)`.
     hidden: Tensor,
-    /// `(batch, 1, 1, source length)`: 0 for tokens, [`MASKED`] for padding.
-    key_mask: Tensor,
+    /// `(batch, 1, 1, source length)`: 0 for tokens, [`MASKED`] for padding; `None` when no
+    /// sentence is padded.
+    key_mask: Option<Tensor>,
 }
 
 impl Encoded {
@@ -153,7 +203,7 @@ impl Encoded {
 pub struct DecoderState {
     self_kv: Vec<Option<(Tensor, Tensor)>>,
     cross_kv: Vec<(Tensor, Tensor)>,
-    key_mask: Tensor,
+    key_mask: Option<Tensor>,
     /// Decoder tokens consumed so far.
     len: usize,
 }
@@ -162,7 +212,9 @@ impl DecoderState {
     /// Keeps rows `indices` (in that order, repeats allowed) of every cache: beam search calls
     /// this after choosing which hypotheses continue.
     pub fn select(&mut self, indices: &[u32]) -> Result<()> {
-        let device = self.key_mask.device().clone();
+        let Some(device) = self.cross_kv.first().map(|kv| kv.0.device().clone()) else {
+            return Ok(());
+        };
         let idx = Tensor::new(indices, &device)?;
         let pick = |t: &Tensor| t.index_select(&idx, 0);
         for kv in self.self_kv.iter_mut().flatten() {
@@ -171,7 +223,9 @@ impl DecoderState {
         for kv in &mut self.cross_kv {
             *kv = (pick(&kv.0)?, pick(&kv.1)?);
         }
-        self.key_mask = pick(&self.key_mask)?;
+        if let Some(mask) = &self.key_mask {
+            self.key_mask = Some(pick(mask)?);
+        }
         Ok(())
     }
 
@@ -337,13 +391,22 @@ impl Seq2SeqModel {
             }
         }
         let ids = Tensor::from_vec(ids, (batch.len(), longest), &self.device)?;
-        let key_mask = Tensor::from_vec(mask, (batch.len(), 1, 1, longest), &self.device)?;
+        let padded = batch.iter().any(|s| s.len() < longest);
+        let key_mask = if padded {
+            Some(Tensor::from_vec(
+                mask,
+                (batch.len(), 1, 1, longest),
+                &self.device,
+            )?)
+        } else {
+            None
+        };
         let family = self.config.family;
         let mut x = self.embed(&self.encoder_embed, &ids, 0)?;
         for layer in &self.encoder {
             x = residual(family, &x, &layer.attn_norm, |h| {
-                let (k, v) = layer.attn.key_value(h)?;
-                layer.attn.attend(h, &k, &v, Some(&key_mask))
+                let (q, k, v) = layer.attn.self_qkv(h)?;
+                layer.attn.attend(&q, &k, &v, key_mask.as_ref())
             })?;
             x = residual(family, &x, &layer.ffn_norm, |h| layer.ffn.forward(h))?;
         }
@@ -373,7 +436,10 @@ impl Seq2SeqModel {
         Ok(DecoderState {
             self_kv: vec![None; self.decoder.len()],
             cross_kv,
-            key_mask: encoded.key_mask.index_select(&idx, 0)?,
+            key_mask: match &encoded.key_mask {
+                Some(mask) => Some(mask.index_select(&idx, 0)?),
+                None => None,
+            },
             len: 0,
         })
     }
@@ -401,18 +467,20 @@ impl Seq2SeqModel {
         let mut x = self.embed(&self.decoder_embed, &ids, past)?;
         for (i, layer) in self.decoder.iter().enumerate() {
             x = residual(family, &x, &layer.attn_norm, |h| {
-                let (k, v) = layer.attn.key_value(h)?;
+                let (q, k, v) = layer.attn.self_qkv(h)?;
                 let (k, v) = match &state.self_kv[i] {
                     Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
                     None => (k, v),
                 };
-                let out = layer.attn.attend(h, &k, &v, causal.as_ref())?;
+                let out = layer.attn.attend(&q, &k, &v, causal.as_ref())?;
                 state.self_kv[i] = Some((k, v));
                 Ok(out)
             })?;
             x = residual(family, &x, &layer.cross_norm, |h| {
                 let (k, v) = &state.cross_kv[i];
-                layer.cross.attend(h, k, v, Some(&state.key_mask))
+                layer
+                    .cross
+                    .attend(&layer.cross.query(h)?, k, v, state.key_mask.as_ref())
             })?;
             x = residual(family, &x, &layer.ffn_norm, |h| layer.ffn.forward(h))?;
         }

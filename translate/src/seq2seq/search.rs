@@ -114,8 +114,15 @@ fn greedy(
     let mut done = vec![false; b];
     let mut input: Vec<Vec<u32>> = vec![options.prefix.clone(); b];
     for _ in 0..options.max_new_tokens {
-        let logits = model.step(&mut state, &input)?;
-        let rows = log_probs(&logits, &options.suppress)?;
+        // The most probable token is the largest logit: no normalisation needed.
+        let mut rows = model.step(&mut state, &input)?.to_vec2::<f32>()?;
+        for row in &mut rows {
+            for &t in &options.suppress {
+                if let Some(v) = row.get_mut(t as usize) {
+                    *v = f32::NEG_INFINITY;
+                }
+            }
+        }
         for (i, row) in rows.iter().enumerate() {
             if done[i] {
                 input[i] = vec![pad];
