@@ -46,6 +46,19 @@ impl ModelSource {
         }
     }
 
+    /// The error for a model file that is missing or unusable: names the file (its path when on
+    /// disk), what is wrong, and the catalog model it belongs to (`""` when none), so the
+    /// message can say how to fetch it again.
+    pub fn file_error(&self, name: &str, model: &str, reason: impl Into<String>) -> Error {
+        Error::ModelFile {
+            file: self
+                .path(name)
+                .map_or(name.to_string(), |p| p.display().to_string()),
+            reason: reason.into(),
+            model: model.to_string(),
+        }
+    }
+
     /// Whether the file `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         match self {

@@ -26,10 +26,19 @@ const SENTENCES: usize = 64;
 fn tokenizer(dir: &Path, family: &str) -> PieceTokenizer {
     let source = ModelSource::dir(dir);
     if family == "marian" {
-        PieceTokenizer::load(&source, "source.spm", "target.spm", "<unk>", "</s>", &[]).unwrap()
+        PieceTokenizer::load(
+            &source,
+            "test",
+            "source.spm",
+            "target.spm",
+            "<unk>",
+            "</s>",
+            &[],
+        )
+        .unwrap()
     } else {
         let spm = "sentencepiece.bpe.model";
-        PieceTokenizer::load(&source, spm, spm, "<unk>", "</s>", &[]).unwrap()
+        PieceTokenizer::load(&source, "test", spm, spm, "<unk>", "</s>", &[]).unwrap()
     }
 }
 

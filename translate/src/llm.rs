@@ -152,13 +152,7 @@ fn gguf_tokenizer(
 impl LlmTranslator {
     /// Loads GGUF file `file` of `source`.
     pub fn load(source: &ModelSource, file: &str, id: &str, device: &Device) -> Result<Self> {
-        let file_error = |reason: String| Error::ModelFile {
-            file: source
-                .path(file)
-                .map_or(file.to_string(), |p| p.display().to_string()),
-            reason,
-            model: id.to_string(),
-        };
+        let file_error = |reason: String| source.file_error(file, id, reason);
         let bytes = source.read(file)?;
         let mut reader = Cursor::new(&*bytes);
         let content =

@@ -38,23 +38,19 @@ pub struct PieceTokenizer {
 }
 
 impl PieceTokenizer {
-    /// Loads `vocab.json` and the source / target SentencePiece models of a checkpoint.
-    /// `special` names the pieces that are control tokens (`</s>`, `<pad>`, ...).
+    /// Loads `vocab.json` and the source / target SentencePiece models of checkpoint `model`
+    /// (its catalog id, named in errors). `special` names the pieces that are control tokens
+    /// (`</s>`, `<pad>`, ...).
     pub fn load(
         source: &ModelSource,
+        model: &str,
         source_spm: &str,
         target_spm: &str,
         unk: &str,
         eos: &str,
         special: &[&str],
     ) -> Result<Self> {
-        let file_error = |file: &str, reason: String| Error::ModelFile {
-            file: source
-                .path(file)
-                .map_or(file.to_string(), |p| p.display().to_string()),
-            reason,
-            model: String::new(),
-        };
+        let file_error = |file: &str, reason: String| source.file_error(file, model, reason);
         let ids: HashMap<String, u32> = serde_json::from_slice(&source.read("vocab.json")?)
             .map_err(|e| file_error("vocab.json", format!("not a piece-to-id map: {e}")))?;
         let id_of = |piece: &str| {

@@ -62,6 +62,7 @@ fn load(family: &str) -> Loaded {
         "marian" => {
             let tokenizer = PieceTokenizer::load(
                 &ModelSource::dir(&model_dir),
+                "test",
                 "source.spm",
                 "target.spm",
                 "<unk>",
@@ -83,6 +84,7 @@ fn load(family: &str) -> Loaded {
         _ => {
             let mut tokenizer = PieceTokenizer::load(
                 &ModelSource::dir(&model_dir),
+                "test",
                 "sentencepiece.bpe.model",
                 "sentencepiece.bpe.model",
                 "<unk>",
@@ -114,6 +116,16 @@ fn load(family: &str) -> Loaded {
 }
 
 impl Loaded {
+    /// The reference's batch of sentences, encoded.
+    fn batch(&self) -> Vec<Vec<u32>> {
+        self.reference["batch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| self.encode(s.as_str().unwrap()))
+            .collect()
+    }
+
     fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = self.source_prefix.clone();
         ids.extend(self.tokenizer.pieces_of(text).unwrap());
@@ -161,12 +173,7 @@ fn logits_match(t: &Loaded) {
 }
 
 fn logits_of(t: &Loaded, model: &Seq2SeqModel) {
-    let batch: Vec<Vec<u32>> = t.reference["batch"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| t.encode(s.as_str().unwrap()))
-        .collect();
+    let batch = t.batch();
     let encoded = model.encode(&batch).unwrap();
     let decoder_input: Vec<Vec<u32>> = t.reference["decoder_input"]
         .as_array()
@@ -204,12 +211,7 @@ fn logits_of(t: &Loaded, model: &Seq2SeqModel) {
 }
 
 fn searches_match(t: &Loaded) {
-    let batch: Vec<Vec<u32>> = t.reference["batch"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| t.encode(s.as_str().unwrap()))
-        .collect();
+    let batch = t.batch();
     let encoded = t.model.encode(&batch).unwrap();
     let eos = t.model.config().eos_token_id;
     // The reference generated 12 new tokens, forced ones included.

@@ -262,6 +262,40 @@ const MIT: Licence = Licence {
     commercial_use: true,
 };
 
+/// The files of a faster-whisper (CTranslate2) conversion on the Hub.
+const WHISPER_CT2_FILES: &[FileSpec] = &[
+    FileSpec::hub_addressed("model.bin"),
+    FileSpec::hub_addressed("config.json"),
+    FileSpec::hub_addressed("tokenizer.json"),
+    FileSpec::hub_addressed("vocabulary.txt"),
+];
+
+/// A Whisper size from the Hub, as faster-whisper publishes it, converted at pull time. Hub
+/// only: the catalog cannot pin files it could never download from here (see
+/// [`FileSpec::hub_addressed`]), so descriptions give the published size instead.
+const fn whisper_hub(
+    id: &'static str,
+    description: &'static str,
+    repo: &'static str,
+    files: &'static [FileSpec],
+) -> ModelEntry {
+    ModelEntry {
+        id,
+        task: Task::SpeechToText,
+        description,
+        licence: MIT,
+        files,
+        hub: Some(HubRepo {
+            repo,
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::Ct2Whisper,
+        default: false,
+    }
+}
+
 /// The files of an opus-mt checkpoint on the Hub.
 const OPUS_MT_FILES: &[FileSpec] = &[
     FileSpec::hub_addressed("config.json"),
@@ -377,67 +411,29 @@ pub static CATALOG: &[ModelEntry] = &[
         conversion: Conversion::Ct2Whisper,
         default: true,
     },
-    // Hub-only sizes: the catalog cannot pin files it could never download (see
-    // `FileSpec::hub_addressed`); their descriptions give the published size instead.
-    ModelEntry {
-        id: "whisper-tiny",
-        task: Task::SpeechToText,
-        description: "OpenAI Whisper tiny (39M), multilingual, about 75 MB; fastest, least accurate; -q8 / -q4 suffixes for 8/4-bit weights",
-        licence: MIT,
-        files: &[
-            FileSpec::hub_addressed("model.bin"),
-            FileSpec::hub_addressed("config.json"),
-            FileSpec::hub_addressed("tokenizer.json"),
-            FileSpec::hub_addressed("vocabulary.txt"),
-        ],
-        hub: Some(HubRepo {
-            repo: "Systran/faster-whisper-tiny",
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::Ct2Whisper,
-        default: false,
-    },
-    ModelEntry {
-        id: "whisper-small",
-        task: Task::SpeechToText,
-        description: "OpenAI Whisper small (244M), multilingual, about 480 MB; more accurate than base, about 3x slower; -q8 / -q4 suffixes",
-        licence: MIT,
-        files: &[
-            FileSpec::hub_addressed("model.bin"),
-            FileSpec::hub_addressed("config.json"),
-            FileSpec::hub_addressed("tokenizer.json"),
-            FileSpec::hub_addressed("vocabulary.txt"),
-        ],
-        hub: Some(HubRepo {
-            repo: "Systran/faster-whisper-small",
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::Ct2Whisper,
-        default: false,
-    },
-    ModelEntry {
-        id: "whisper-large-v3-turbo",
-        task: Task::SpeechToText,
-        description: "OpenAI Whisper large-v3-turbo (809M: large-v3 encoder, 4-layer decoder, 128 mel bins), about 1.6 GB; best accuracy, needs a fast CPU or a GPU; -q8 / -q4 suffixes",
-        licence: MIT,
-        files: &[
+    whisper_hub(
+        "whisper-tiny",
+        "OpenAI Whisper tiny (39M), multilingual, about 75 MB; fastest, least accurate; -q8 / -q4 suffixes for 8/4-bit weights",
+        "Systran/faster-whisper-tiny",
+        WHISPER_CT2_FILES,
+    ),
+    whisper_hub(
+        "whisper-small",
+        "OpenAI Whisper small (244M), multilingual, about 480 MB; more accurate than base, about 3x slower; -q8 / -q4 suffixes",
+        "Systran/faster-whisper-small",
+        WHISPER_CT2_FILES,
+    ),
+    whisper_hub(
+        "whisper-large-v3-turbo",
+        "OpenAI Whisper large-v3-turbo (809M: large-v3 encoder, 4-layer decoder, 128 mel bins), about 1.6 GB; best accuracy, needs a fast CPU or a GPU; -q8 / -q4 suffixes",
+        "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
+        // This conversion ships vocabulary.json instead; dragoman needs neither.
+        &[
             FileSpec::hub_addressed("model.bin"),
             FileSpec::hub_addressed("config.json"),
             FileSpec::hub_addressed("tokenizer.json"),
         ],
-        hub: Some(HubRepo {
-            repo: "mobiuslabsgmbh/faster-whisper-large-v3-turbo",
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::Ct2Whisper,
-        default: false,
-    },
+    ),
     ModelEntry {
         id: "silero-vad",
         task: Task::VoiceActivity,

@@ -43,13 +43,8 @@ pub struct SileroVad {
 impl SileroVad {
     /// Loads `model.safetensors` from `source` (what `dragoman models pull silero-vad` writes).
     pub fn load(source: &ModelSource, device: &Device) -> Result<Self> {
-        let file_error = |reason: String| Error::ModelFile {
-            file: source
-                .path("model.safetensors")
-                .map_or("model.safetensors".into(), |p| p.display().to_string()),
-            reason,
-            model: "silero-vad".into(),
-        };
+        let file_error =
+            |reason: String| source.file_error("model.safetensors", "silero-vad", reason);
         let bytes = source
             .read("model.safetensors")
             .map_err(|e| file_error(e.to_string()))?;

@@ -120,13 +120,7 @@ impl WhisperModel {
         id: &str,
         precision: Precision,
     ) -> Result<Self> {
-        let file_error = |file: &str, reason: String| Error::ModelFile {
-            file: source
-                .path(file)
-                .map_or(file.to_string(), |p| p.display().to_string()),
-            reason,
-            model: id.to_string(),
-        };
+        let file_error = |file: &str, reason: String| source.file_error(file, id, reason);
         let read = |file: &str| {
             source
                 .read(file)

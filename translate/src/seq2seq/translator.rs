@@ -53,13 +53,7 @@ impl Seq2SeqTranslator {
         pair: Option<(Lang, Lang)>,
         device: &Device,
     ) -> Result<Self> {
-        let file_error = |file: &str, reason: String| Error::ModelFile {
-            file: source
-                .path(file)
-                .map_or(file.to_string(), |p| p.display().to_string()),
-            reason,
-            model: id.to_string(),
-        };
+        let file_error = |file: &str, reason: String| source.file_error(file, id, reason);
         let config_bytes = source.read("config.json")?;
         let config_text = String::from_utf8_lossy(&config_bytes);
         let config =
@@ -86,6 +80,7 @@ impl Seq2SeqTranslator {
                 };
                 let tokenizer = PieceTokenizer::load(
                     source,
+                    id,
                     "source.spm",
                     "target.spm",
                     "<unk>",
@@ -106,6 +101,7 @@ impl Seq2SeqTranslator {
             Family::M2M100 => {
                 let mut tokenizer = PieceTokenizer::load(
                     source,
+                    id,
                     "sentencepiece.bpe.model",
                     "sentencepiece.bpe.model",
                     "<unk>",
