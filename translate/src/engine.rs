@@ -177,6 +177,7 @@ impl Translator for TranslationEngine {
             engine: self.clone(),
             from: options.from,
             to: options.to,
+            min_new_words: options.min_new_words.max(1),
             captions: HashMap::new(),
             events: VecDeque::new(),
         }))
@@ -271,11 +272,15 @@ fn join(sentences: Vec<String>, lang: Lang) -> String {
         .join(separator)
 }
 
-/// Repetition guard: cuts a generated sequence at the third consecutive repeat of any n-gram
-/// (n ≤ 4), the loop small models fall into on unusual input.
+/// Longest phrase, in tokens, the repetition guard looks for.
+pub const MAX_REPEATED_PHRASE: usize = 16;
+
+/// Repetition guard: cuts a generated sequence at the third consecutive repeat of any phrase
+/// of up to [`MAX_REPEATED_PHRASE`] tokens, the loop small models fall into on unusual input
+/// ("oder zu schlafen oder zu trüben oder zu kühn oder zu schlafen ...").
 pub fn trim_repetition(tokens: &[u32]) -> Vec<u32> {
     for end in 1..=tokens.len() {
-        for n in 1..=4 {
+        for n in 1..=MAX_REPEATED_PHRASE {
             if end < 3 * n {
                 continue;
             }
@@ -297,13 +302,15 @@ struct CaptionState {
     revision: Option<u32>,
 }
 
-/// Incremental caption translation (sans-IO): re-translates a partial caption only when its
-/// committed words changed, always translates the final, and numbers revisions per caption so
-/// a UI replaces a partial translation in place.
+/// Incremental caption translation (sans-IO): re-translates a partial caption only when enough
+/// committed words were added (see [`TranslationOptions::min_new_words`]) or a clause ended,
+/// always translates the final, and numbers revisions per caption so a UI replaces a partial
+/// translation in place.
 pub struct CaptionTranslation {
     engine: TranslationEngine,
     from: Lang,
     to: Lang,
+    min_new_words: usize,
     captions: HashMap<u64, CaptionState>,
     events: VecDeque<TranslationEvent>,
 }
@@ -352,6 +359,15 @@ impl TranslationSession for CaptionTranslation {
         if words.is_empty() || words == previous {
             return Ok(());
         }
+        // Debounce: wait for a few more words, unless a clause just ended.
+        let grown = words
+            .split_whitespace()
+            .count()
+            .saturating_sub(previous.split_whitespace().count());
+        let clause_end = words.ends_with([',', ';', ':', '.', '!', '?', '…', '。', '，']);
+        if grown < self.min_new_words && !clause_end && words.starts_with(previous) {
+            return Ok(());
+        }
         self.emit(caption.caption_id, words.to_string(), false)
     }
 
@@ -397,5 +413,8 @@ mod tests {
         assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7]), [1, 2, 7]);
         assert_eq!(trim_repetition(&[1, 5, 6, 5, 6, 5, 6, 9]), [1, 5, 6]);
         assert_eq!(trim_repetition(&[1, 2, 2, 3]), [1, 2, 2, 3]);
+        let phrase = [4, 5, 6, 7, 8, 9, 10];
+        let looped: Vec<u32> = [1].into_iter().chain(phrase.repeat(4)).collect();
+        assert_eq!(trim_repetition(&looped), [&[1][..], &phrase].concat());
     }
 }

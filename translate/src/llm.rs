@@ -14,7 +14,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_gemma3, quantized_llama};
 use dragoman_core::{Lang, ModelSource};
 
-use crate::engine::{SentenceTranslator, trim_repetition};
+use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
 use crate::sentencepiece::{Spec, from_spec};
 use crate::{Error, Result};
 
@@ -280,7 +280,7 @@ impl LlmTranslator {
                 break;
             }
             out.push(token);
-            let tail = &out[out.len().saturating_sub(12)..];
+            let tail = &out[out.len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
             if trim_repetition(tail).len() < tail.len() {
                 break;
             }

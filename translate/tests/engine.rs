@@ -103,9 +103,11 @@ fn empty_and_long_input() {
 #[test]
 fn caption_revisions_follow_committed_words() {
     let engine = TranslationEngine::new(vec![Arc::new(m2m100())]);
-    let mut session = engine
-        .new_session(&TranslationOptions::new(Lang::EN, Lang::VI))
-        .unwrap();
+    // Every committed word re-translates here (min_new_words 1); the default debounce is
+    // checked below.
+    let mut options = TranslationOptions::new(Lang::EN, Lang::VI);
+    options.min_new_words = 1;
+    let mut session = engine.new_session(&options).unwrap();
     let caption = |text: &str, stable: usize, is_final: bool| CaptionText {
         caption_id: 7,
         text: text.to_string(),
@@ -147,6 +149,23 @@ fn caption_revisions_follow_committed_words() {
         (last.revision, last.is_final, last.lang),
         (2, true, Lang::VI)
     );
+    // By default a partial waits for three more committed words, or the end of a clause.
+    let mut session = engine
+        .new_session(&TranslationOptions::new(Lang::EN, Lang::VI))
+        .unwrap();
+    let partial = |text: &str| caption(text, text.len(), false);
+    session.push_text(&partial("We went ")).unwrap();
+    assert!(session.poll_event().is_none());
+    session.push_text(&partial("We went home, ")).unwrap();
+    assert_eq!(session.poll_event().unwrap().revision, 0);
+    session
+        .push_text(&partial("We went home, and then "))
+        .unwrap();
+    assert!(session.poll_event().is_none());
+    session
+        .push_text(&partial("We went home, and then we slept "))
+        .unwrap();
+    assert_eq!(session.poll_event().unwrap().revision, 1);
     // A stable length inside a character is refused, not a panic.
     let err = session.push_text(&caption("Tôi", 2, false)).unwrap_err();
     assert!(matches!(err, Error::Misuse(_)), "{err}");

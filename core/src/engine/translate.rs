@@ -83,11 +83,20 @@ pub struct TranslationOptions {
     pub from: Lang,
     /// Target language.
     pub to: Lang,
+    /// A partial caption is re-translated once this many more whole words are committed (or
+    /// its committed text ends a clause). Each translation of a partial delays the final's by
+    /// its compute time, so translating every word costs latency where it matters most.
+    /// Default 3.
+    pub min_new_words: usize,
 }
 
 impl TranslationOptions {
     /// Translate captions from `from` into `to`.
     pub fn new(from: Lang, to: Lang) -> Self {
-        Self { from, to }
+        Self {
+            from,
+            to,
+            min_new_words: 3,
+        }
     }
 }

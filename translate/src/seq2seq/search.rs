@@ -10,6 +10,7 @@
 use candle_core::{D, Result, Tensor};
 
 use super::model::{Encoded, Seq2SeqModel};
+use crate::engine::MAX_REPEATED_PHRASE;
 
 /// How to search.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +135,7 @@ fn greedy(
             } else {
                 out[i].push(token);
                 if options.stop_loops {
-                    let tail = &out[i][out[i].len().saturating_sub(12)..];
+                    let tail = &out[i][out[i].len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
                     done[i] = crate::engine::trim_repetition(tail).len() < tail.len();
                 }
             }
