@@ -19,11 +19,13 @@ if [ ! -f "$work/spa.txt" ]; then
 fi
 cargo build --quiet --release -p dragoman-translate --example bench_mt
 length=24
+# FULL_SIZE=1 scripts/bench_mt.sh: the real opus-mt-en-es size (6+6 layers, 58,101 tokens).
+size=small; [ "${FULL_SIZE:-}" = 1 ] && size=full
 # M2M100 is left out: CTranslate2 4.8.5's converter reads a vocabulary from transformers 5's
 # M2M100 tokenizer that lacks the language tokens, and refuses the model ("source vocabulary
 # has size 3009 but the model expected 3109").
 for family in marian; do
-  dir="$work/$family"
+  dir="$work/$family-$size"
   if [ ! -d "$dir/ct2" ]; then
     EOS_BOOST=-1000 "$py" translate/tests/reference/seq2seq_reference.py "$family" "$work/spa.txt" "$dir" >/dev/null 2>&1
     "$py" -m ctranslate2.converters.transformers --model "$dir/model" --output_dir "$dir/ct2" --force >/dev/null

@@ -26,6 +26,9 @@ family, corpus, out = sys.argv[1:4]
 INIT_STD = float(os.environ.get("INIT_STD", "0.05"))
 # Chosen so that some sentences stop early and others run to the length limit, in both searches.
 EOS_BOOST = float(os.environ.get("EOS_BOOST", {"marian": "5", "m2m100": "9"}[family]))
+# For benchmarks: the real model's layer count (and, for Marian, vocabulary size).
+FULL_SIZE = os.environ.get("FULL_SIZE") == "1"
+LAYERS = {"marian": 6, "m2m100": 12}[family] if FULL_SIZE else 2
 os.makedirs(os.path.join(out, "model"), exist_ok=True)
 model_dir = os.path.join(out, "model")
 random.seed(0)
@@ -62,6 +65,10 @@ if family == "marian":
     vocab = {"</s>": 0, "<unk>": 1}
     for i in range(sp.get_piece_size()):
         vocab.setdefault(sp.id_to_piece(i), len(vocab))
+    # FULL_SIZE: opus-mt-en-es's real vocabulary size (58,101), the extra entries never produced
+    # by the tokenizer, for timing the real output layer.
+    while FULL_SIZE and len(vocab) < 58100:
+        vocab[f"<extra_{len(vocab)}>"] = len(vocab)
     vocab["<pad>"] = len(vocab)
     json.dump(vocab, open(os.path.join(model_dir, "vocab.json"), "w", encoding="utf-8"), ensure_ascii=False)
     json.dump({"source_lang": "en", "target_lang": "es"}, open(os.path.join(model_dir, "tokenizer_config.json"), "w"))
@@ -69,10 +76,10 @@ if family == "marian":
         source_spm=os.path.join(model_dir, "source.spm"), target_spm=os.path.join(model_dir, "target.spm"),
         vocab=os.path.join(model_dir, "vocab.json"),
     )
-    # Helsinki-NLP/opus-mt-en-es, two layers per stack instead of six.
+    # Helsinki-NLP/opus-mt-en-es, two layers per stack instead of six (six with FULL_SIZE).
     config = MarianConfig(
-        vocab_size=len(vocab), decoder_vocab_size=len(vocab), d_model=512, encoder_layers=2,
-        decoder_layers=2, encoder_attention_heads=8, decoder_attention_heads=8,
+        vocab_size=len(vocab), decoder_vocab_size=len(vocab), d_model=512,
+        encoder_layers=LAYERS, decoder_layers=LAYERS, encoder_attention_heads=8, decoder_attention_heads=8,
         encoder_ffn_dim=2048, decoder_ffn_dim=2048, activation_function="swish",
         max_position_embeddings=512, scale_embedding=True, pad_token_id=vocab["<pad>"],
         eos_token_id=0, decoder_start_token_id=vocab["<pad>"], forced_eos_token_id=None,
@@ -106,7 +113,7 @@ else:
     # Language tokens follow vocab.json; eight "madeup" words follow them (as in m2m100_418M).
     vocab_size = max(tokenizer.lang_token_to_id.values()) + 1 + 8
     config = M2M100Config(
-        vocab_size=vocab_size, d_model=1024, encoder_layers=2, decoder_layers=2,
+        vocab_size=vocab_size, d_model=1024, encoder_layers=LAYERS, decoder_layers=LAYERS,
         encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
         decoder_ffn_dim=4096, activation_function="relu", max_position_embeddings=1024,
         scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
