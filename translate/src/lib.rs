@@ -10,8 +10,10 @@
 //! - [`models`]: which catalog model serves a language pair, chosen without loading it.
 //! - [`engine`]: sentence splitting, routing and pivoting through English, and incremental
 //!   translation of live captions, over any [`engine::SentenceTranslator`].
-//!
 //! - [`cache`]: translation caches, in process (LRU) or in Redis (feature `redis`).
+//!
+//! Engines are sans-IO like the rest of the SDK: a caption session translates when text is
+//! pushed and hands out events when polled; it owns no thread.
 
 pub use dragoman_core as core;
 pub use dragoman_core::{Error, Result};
