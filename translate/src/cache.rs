@@ -3,7 +3,7 @@
 //! Live captions repeat themselves: a partial caption is re-translated as it grows, and its
 //! earlier sentences come back unchanged each time; rooms translate the same phrases for many
 //! listeners. The engine looks every sentence up before translating and stores what it
-//! translates. [`LruCache`] lives in the process; [`RedisCache`] (feature `redis`) is shared by
+//! translates. [`LruCache`] lives in the process; `RedisCache` (feature `redis`) is shared by
 //! every server process using the same Redis.
 
 use std::num::NonZeroUsize;
