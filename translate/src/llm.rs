@@ -16,6 +16,7 @@ use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
 use crate::sentencepiece::{Spec, from_spec};
+use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
 
 /// Longest source sentence, in tokens, put into one prompt.
@@ -214,10 +215,6 @@ impl LlmTranslator {
 
     /// Token ids of `text` under the model's vocabulary (no BOS).
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        self.encode(text)
-    }
-
-    fn encode(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self
             .tokenizer
             .encode(text, false)
@@ -269,13 +266,7 @@ impl LlmTranslator {
         let mut logits = weights.forward(prompt, 0, &self.device)?;
         let mut out: Vec<u32> = Vec::new();
         for _ in 0..max_new {
-            let mut best = 0;
-            for (i, &v) in logits.iter().enumerate() {
-                if v > logits[best] {
-                    best = i;
-                }
-            }
-            let token = best as u32;
+            let token = argmax(&logits);
             if self.stops.contains(&token) {
                 break;
             }
@@ -308,7 +299,7 @@ impl SentenceTranslator for LlmTranslator {
     }
 
     fn count_tokens(&self, text: &str, _from: Lang) -> Result<usize> {
-        Ok(self.encode(text)?.len())
+        Ok(self.tokenize(text)?.len())
     }
 
     fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
@@ -316,8 +307,8 @@ impl SentenceTranslator for LlmTranslator {
             .iter()
             .map(|sentence| {
                 let mut ids: Vec<u32> = self.bos.into_iter().collect();
-                ids.extend(self.encode(&self.prompt_for(sentence, from, to))?);
-                let source_tokens = self.encode(sentence)?.len();
+                ids.extend(self.tokenize(&self.prompt_for(sentence, from, to))?);
+                let source_tokens = self.tokenize(sentence)?.len();
                 let out = self.complete(&ids, 3 * source_tokens + 16)?;
                 let text = self
                     .tokenizer

@@ -82,17 +82,23 @@ pub fn generate(
 /// normalisation, as the reference's logits processors do).
 fn log_probs(logits: &Tensor, suppress: &[u32]) -> Result<Vec<Vec<f32>>> {
     let mut rows = candle_nn::ops::log_softmax(logits, D::Minus1)?.to_vec2::<f32>()?;
-    for row in &mut rows {
-        for &t in suppress {
+    suppress_tokens(&mut rows, suppress);
+    Ok(rows)
+}
+
+/// Sets the scores of `tokens` to -inf in every row.
+fn suppress_tokens(rows: &mut [Vec<f32>], tokens: &[u32]) {
+    for row in rows {
+        for &t in tokens {
             if let Some(v) = row.get_mut(t as usize) {
                 *v = f32::NEG_INFINITY;
             }
         }
     }
-    Ok(rows)
 }
 
-fn argmax(row: &[f32]) -> u32 {
+/// The index of the largest score (the first one on ties).
+pub(crate) fn argmax(row: &[f32]) -> u32 {
     let mut best = 0;
     for (i, &v) in row.iter().enumerate() {
         if v > row[best] {
@@ -117,13 +123,7 @@ fn greedy(
     for _ in 0..options.max_new_tokens {
         // The most probable token is the largest logit: no normalisation needed.
         let mut rows = model.step(&mut state, &input)?.to_vec2::<f32>()?;
-        for row in &mut rows {
-            for &t in &options.suppress {
-                if let Some(v) = row.get_mut(t as usize) {
-                    *v = f32::NEG_INFINITY;
-                }
-            }
-        }
+        suppress_tokens(&mut rows, &options.suppress);
         for (i, row) in rows.iter().enumerate() {
             if done[i] {
                 input[i] = vec![pad];

@@ -179,16 +179,6 @@ impl Seq2SeqTranslator {
                 .map_err(|e| Error::Model(format!("detokenizing: {e}"))),
         }
     }
-
-    /// Longest source, in tokens, the model's positions allow.
-    pub fn max_source_tokens(&self) -> usize {
-        self.model.config().max_positions.saturating_sub(2)
-    }
-
-    /// Number of source tokens `text` takes.
-    pub fn source_tokens(&self, text: &str, from: Lang) -> Result<usize> {
-        Ok(self.encode(text, from)?.len())
-    }
 }
 
 /// `(from, to)` of an `opus-mt-xx-yy` id.
@@ -222,11 +212,12 @@ impl SentenceTranslator for Seq2SeqTranslator {
     }
 
     fn max_sentence_tokens(&self) -> usize {
-        self.max_source_tokens()
+        // Longest source the model's positions allow.
+        self.model.config().max_positions.saturating_sub(2)
     }
 
     fn count_tokens(&self, text: &str, from: Lang) -> Result<usize> {
-        self.source_tokens(text, from)
+        Ok(self.encode(text, from)?.len())
     }
 
     fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
@@ -254,11 +245,11 @@ impl SentenceTranslator for Seq2SeqTranslator {
         for chunk in order.chunks(BATCH) {
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| encoded[i].clone()).collect();
             let longest = batch.iter().map(Vec::len).max().unwrap_or(0);
-            if longest > self.max_source_tokens() {
+            if longest > self.max_sentence_tokens() {
                 return Err(Error::Misuse(format!(
                     "a sentence of {longest} tokens is longer than {}'s {} (split it first)",
                     self.id,
-                    self.max_source_tokens()
+                    self.max_sentence_tokens()
                 )));
             }
             // Length guard: translations run at most about twice the source, and never past
