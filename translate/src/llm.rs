@@ -1,21 +1,24 @@
-//! Translation by a quantized decoder-only LLM in a GGUF file (Gemma 3, Llama-family), through
-//! candle-transformers' quantized models: any GGUF with a SentencePiece-style vocabulary that a
-//! user has can translate.
+//! Translation by a quantized decoder-only LLM in a GGUF file (Gemma 3, Llama 2/3, Mistral,
+//! Qwen2/2.5, Qwen3), through candle-transformers' quantized models, with the vocabulary the
+//! file carries ([`crate::gguf_vocab`]): any such instruct GGUF a user has can translate.
 //!
 //! The prompt depends on the model: a GGUF that carries a chat template (an instruct model) is
-//! asked in its chat format; a base model gets a completion prompt (a one-line example, then
-//! `English: ... / Vietnamese:`) and is stopped at the end of the line. Greedy decoding, with
+//! asked in its chat format (Gemma turns, ChatML, Llama 3 headers or `[INST]`, told apart by the
+//! control tokens in its vocabulary); a base model gets a completion prompt (a one-line example,
+//! then `English: ... / Vietnamese:`) and is stopped at the end of the line. Greedy decoding, with
 //! the length and repetition guards of the engine.
 
 use std::io::Cursor;
+use std::sync::{Arc, Mutex};
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_gemma3, quantized_llama};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3,
+};
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
-use crate::sentencepiece::{Spec, from_spec};
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
 
@@ -42,27 +45,71 @@ fn label(lang: Lang) -> String {
 }
 
 /// The model weights, by architecture.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Weights {
     Gemma3(quantized_gemma3::ModelWeights),
     Llama(quantized_llama::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+    /// candle-transformers' Qwen2 weights cannot be cloned: one copy, locked per answer.
+    Qwen2(Arc<Mutex<quantized_qwen2::ModelWeights>>),
 }
 
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Gemma3(_) => "Gemma3",
+            Self::Llama(_) => "Llama",
+            Self::Qwen3(_) => "Qwen3",
+            Self::Qwen2(_) => "Qwen2",
+        })
+    }
+}
+
+/// Logits after the last of `tokens`, which start at position `start`, from a model's forward
+/// function.
+fn logits(
+    forward: impl FnOnce(&Tensor, usize) -> candle_core::Result<Tensor>,
+    tokens: &[u32],
+    start: usize,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let input = Tensor::new(tokens, device)
+        .and_then(|t| t.unsqueeze(0))
+        .map_err(model_error)?;
+    forward(&input, start)
+        .and_then(|l| l.squeeze(0))
+        .and_then(|l| l.to_dtype(candle_core::DType::F32))
+        .and_then(|l| l.to_vec1::<f32>())
+        .map_err(model_error)
+}
+
+/// A forward function over caches of its own: `(tokens, start) -> logits after the last`.
+type Step<'a> = dyn FnMut(&[u32], usize) -> Result<Vec<f32>> + 'a;
+
 impl Weights {
-    /// Logits after the last of `tokens`, which start at position `start`.
-    fn forward(&mut self, tokens: &[u32], start: usize, device: &Device) -> Result<Vec<f32>> {
-        let input = Tensor::new(tokens, device)
-            .and_then(|t| t.unsqueeze(0))
-            .map_err(model_error)?;
-        let logits = match self {
-            Self::Gemma3(m) => m.forward(&input, start),
-            Self::Llama(m) => m.forward(&input, start),
-        };
-        logits
-            .and_then(|l| l.squeeze(0))
-            .and_then(|l| l.to_dtype(candle_core::DType::F32))
-            .and_then(|l| l.to_vec1::<f32>())
-            .map_err(model_error)
+    /// Runs `f` with empty key/value caches of its own: on a clone of the weights (the
+    /// quantized tensors are shared, the caches are not), or for Qwen2 on the one copy, locked
+    /// and reset.
+    fn session<R>(&self, device: &Device, f: impl FnOnce(&mut Step<'_>) -> R) -> R {
+        match self {
+            Self::Gemma3(m) => {
+                let mut m = m.clone();
+                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
+            }
+            Self::Llama(m) => {
+                let mut m = m.clone();
+                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
+            }
+            Self::Qwen3(m) => {
+                let mut m = m.clone();
+                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
+            }
+            Self::Qwen2(m) => {
+                let mut m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                m.clear_kv_cache();
+                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
+            }
+        }
     }
 }
 
@@ -77,9 +124,33 @@ enum Prompt {
     Completion,
     /// Gemma's chat turns (`<start_of_turn>user ... <end_of_turn>`).
     GemmaChat,
+    /// ChatML (`<|im_start|>user ... <|im_end|>`): Qwen.
+    ChatMl,
+    /// Llama 3 headers (`<|start_header_id|>user<|end_header_id|> ... <|eot_id|>`).
+    Llama3Chat,
     /// Llama 2 / Mistral `[INST] ... [/INST]`.
     InstChat,
 }
+
+impl Prompt {
+    /// The chat format of a GGUF with a chat template, by the control tokens its vocabulary
+    /// has.
+    fn chat(tokenizer: &tokenizers::Tokenizer) -> Self {
+        let has = |t: &str| tokenizer.token_to_id(t).is_some();
+        if has("<start_of_turn>") {
+            Self::GemmaChat
+        } else if has("<|im_start|>") {
+            Self::ChatMl
+        } else if has("<|start_header_id|>") {
+            Self::Llama3Chat
+        } else {
+            Self::InstChat
+        }
+    }
+}
+
+/// Tokens that end a chat answer besides end of sequence.
+const END_OF_TURN: [&str; 3] = ["<end_of_turn>", "<|im_end|>", "<|eot_id|>"];
 
 /// A GGUF language model prompted to translate.
 #[derive(Debug, Clone)]
@@ -88,8 +159,8 @@ pub struct LlmTranslator {
     weights: Weights,
     tokenizer: tokenizers::Tokenizer,
     bos: Option<u32>,
-    /// Tokens that end the answer: end of sequence, end of turn, and (completion prompts) any
-    /// token holding a newline.
+    /// Tokens that end the answer: end of sequence and end of turn. (A completion prompt's
+    /// answer also ends at any token holding a newline.)
     stops: Vec<u32>,
     prompt: Prompt,
     device: Device,
@@ -97,57 +168,6 @@ pub struct LlmTranslator {
 
 fn metadata<'a>(content: &'a gguf_file::Content, key: &str) -> Option<&'a gguf_file::Value> {
     content.metadata.get(key)
-}
-
-/// The tokenizer a GGUF carries in its metadata (`tokenizer.ggml.*`).
-fn gguf_tokenizer(
-    content: &gguf_file::Content,
-) -> std::result::Result<tokenizers::Tokenizer, String> {
-    let kind = metadata(content, "tokenizer.ggml.model")
-        .and_then(|v| v.to_string().ok())
-        .ok_or("no tokenizer.ggml.model")?;
-    if kind != "llama" {
-        return Err(format!(
-            "GGUF tokenizer {kind:?} is not supported yet; SentencePiece-style (\"llama\") \
-             vocabularies are (Gemma, Llama 2, Mistral)"
-        ));
-    }
-    let array = |key: &str| {
-        metadata(content, key)
-            .and_then(|v| v.to_vec().ok())
-            .ok_or_else(|| format!("no {key}"))
-    };
-    let tokens = array("tokenizer.ggml.tokens")?;
-    let scores = array("tokenizer.ggml.scores")?;
-    let types = array("tokenizer.ggml.token_type")?;
-    if scores.len() != tokens.len() || types.len() != tokens.len() {
-        return Err("tokenizer arrays of different lengths".into());
-    }
-    let pieces = tokens
-        .iter()
-        .zip(scores)
-        .zip(types)
-        .map(|((t, s), k)| {
-            Ok((
-                t.to_string().map_err(|e| e.to_string())?.clone(),
-                f64::from(s.to_f32().map_err(|e| e.to_string())?),
-                k.to_i32().map_err(|e| e.to_string())?,
-            ))
-        })
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    let byte_fallback = pieces.iter().any(|p| p.2 == 6);
-    let add_space_prefix = metadata(content, "tokenizer.ggml.add_space_prefix")
-        .and_then(|v| v.to_bool().ok())
-        .unwrap_or(true);
-    from_spec(Spec {
-        pieces,
-        bpe: true,
-        byte_fallback,
-        charsmap: None,
-        add_dummy_prefix: add_space_prefix,
-        remove_extra_whitespaces: false,
-        split_words: false,
-    })
 }
 
 impl LlmTranslator {
@@ -158,7 +178,7 @@ impl LlmTranslator {
         let mut reader = Cursor::new(&*bytes);
         let content =
             gguf_file::Content::read(&mut reader).map_err(|e| file_error(e.to_string()))?;
-        let tokenizer = gguf_tokenizer(&content).map_err(file_error)?;
+        let tokenizer = crate::gguf_vocab::tokenizer(&content).map_err(file_error)?;
         let architecture = metadata(&content, "general.architecture")
             .and_then(|v| v.to_string().ok())
             .cloned()
@@ -171,7 +191,6 @@ impl LlmTranslator {
                 .unwrap_or(true)
         });
         let eos = id_of("tokenizer.ggml.eos_token_id");
-        let end_of_turn = tokenizer.token_to_id("<end_of_turn>");
         let weights = match architecture.as_str() {
             "gemma3" | "gemma2" | "gemma" => Weights::Gemma3(
                 quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, device)
@@ -181,27 +200,30 @@ impl LlmTranslator {
                 quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
                     .map_err(|e| file_error(e.to_string()))?,
             ),
+            "qwen2" => Weights::Qwen2(Arc::new(Mutex::new(
+                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, device)
+                    .map_err(|e| file_error(e.to_string()))?,
+            ))),
+            "qwen3" => Weights::Qwen3(
+                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, device)
+                    .map_err(|e| file_error(e.to_string()))?,
+            ),
             other => {
                 return Err(file_error(format!(
-                    "GGUF architecture {other:?} is not supported (gemma3, llama are)"
+                    "GGUF architecture {other:?} is not supported (gemma, gemma2, gemma3, \
+                     llama, mistral, qwen2, qwen3 are)"
                 )));
             }
         };
-        let prompt = match (chat, end_of_turn.is_some()) {
-            (false, _) => Prompt::Completion,
-            (true, true) => Prompt::GemmaChat,
-            (true, false) => Prompt::InstChat,
+        let prompt = if chat {
+            Prompt::chat(&tokenizer)
+        } else {
+            Prompt::Completion
         };
-        let mut stops: Vec<u32> = eos.into_iter().chain(end_of_turn).collect();
-        if prompt == Prompt::Completion {
-            let vocab = tokenizer.get_vocab(true);
-            stops.extend(
-                vocab
-                    .iter()
-                    .filter(|(text, _)| text.contains('\n') || text.as_str() == "<0x0A>")
-                    .map(|(_, &id)| id),
-            );
-        }
+        let stops: Vec<u32> = eos
+            .into_iter()
+            .chain(END_OF_TURN.iter().filter_map(|t| tokenizer.token_to_id(t)))
+            .collect();
         Ok(Self {
             id: id.to_string(),
             weights,
@@ -251,6 +273,15 @@ impl LlmTranslator {
                 "<start_of_turn>user\nTranslate this {f} text into {t}. Reply with the \
                  translation only.\n\n{text}<end_of_turn>\n<start_of_turn>model\n"
             ),
+            Prompt::ChatMl => format!(
+                "<|im_start|>user\nTranslate this {f} text into {t}. Reply with the translation \
+                 only.\n\n{text}<|im_end|>\n<|im_start|>assistant\n"
+            ),
+            Prompt::Llama3Chat => format!(
+                "<|start_header_id|>user<|end_header_id|>\n\nTranslate this {f} text into {t}. \
+                 Reply with the translation only.\n\n{text}<|eot_id|>\
+                 <|start_header_id|>assistant<|end_header_id|>\n\n"
+            ),
             Prompt::InstChat => format!(
                 "[INST] Translate this {f} text into {t}. Reply with the translation only.\n\n\
                  {text} [/INST]"
@@ -258,26 +289,35 @@ impl LlmTranslator {
         }
     }
 
+    /// Whether `token` ends a completion prompt's answer: it holds a newline.
+    fn ends_line(&self, token: u32) -> bool {
+        self.prompt == Prompt::Completion
+            && self
+                .tokenizer
+                .decode(&[token], false)
+                .is_ok_and(|t| t.contains('\n'))
+    }
+
     /// Greedy continuation of `prompt`, stopped at a stop token, a repetition loop or
     /// `max_new` tokens.
     fn complete(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
-        // Each call has its own caches; the quantized weights are shared.
-        let mut weights = self.weights.clone();
-        let mut logits = weights.forward(prompt, 0, &self.device)?;
-        let mut out: Vec<u32> = Vec::new();
-        for _ in 0..max_new {
-            let token = argmax(&logits);
-            if self.stops.contains(&token) {
-                break;
+        self.weights.session(&self.device, |forward| {
+            let mut logits = forward(prompt, 0)?;
+            let mut out: Vec<u32> = Vec::new();
+            for _ in 0..max_new {
+                let token = argmax(&logits);
+                if self.stops.contains(&token) || self.ends_line(token) {
+                    break;
+                }
+                out.push(token);
+                let tail = &out[out.len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
+                if trim_repetition(tail).len() < tail.len() {
+                    break;
+                }
+                logits = forward(&[token], prompt.len() + out.len() - 1)?;
             }
-            out.push(token);
-            let tail = &out[out.len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
-            if trim_repetition(tail).len() < tail.len() {
-                break;
-            }
-            logits = weights.forward(&[token], prompt.len() + out.len() - 1, &self.device)?;
-        }
-        Ok(trim_repetition(&out))
+            Ok(trim_repetition(&out))
+        })
     }
 }
 

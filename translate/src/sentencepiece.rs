@@ -40,8 +40,8 @@ struct Piece {
 }
 
 const UNKNOWN: i32 = 2;
-const CONTROL: i32 = 3;
-const USER_DEFINED: i32 = 4;
+pub(crate) const CONTROL: i32 = 3;
+pub(crate) const USER_DEFINED: i32 = 4;
 
 #[derive(Clone, PartialEq, Message)]
 struct TrainerSpec {
@@ -158,6 +158,19 @@ pub fn from_spec(spec: Spec) -> std::result::Result<Tokenizer, String> {
             .into(),
         );
     }
+    if !spec.split_words {
+        // One piece sequence for the whole text, as SentencePiece itself does it: spaces become
+        // `▁` and the dummy prefix is added even before a leading space (" Hi" is "▁▁Hi").
+        // (A metaspace pre-tokenizer would skip the prefix there.)
+        if spec.add_dummy_prefix {
+            normalizers.push(tokenizers::normalizers::Prepend::new("▁".into()).into());
+        }
+        normalizers.push(
+            Replace::new(" ", "▁")
+                .map_err(|e| format!("whitespace rule: {e}"))?
+                .into(),
+        );
+    }
     if !normalizers.is_empty() {
         tokenizer
             .with_normalizer(Some(tokenizers::normalizers::Sequence::new(normalizers)))
@@ -168,7 +181,9 @@ pub fn from_spec(spec: Spec) -> std::result::Result<Tokenizer, String> {
     } else {
         PrependScheme::Never
     };
-    tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', prepend, spec.split_words)));
+    if spec.split_words {
+        tokenizer.with_pre_tokenizer(Some(Metaspace::new('▁', prepend, true)));
+    }
     let metaspace = DecoderWrapper::Metaspace(tokenizers::decoders::metaspace::Metaspace::new(
         '▁',
         prepend,
@@ -200,7 +215,9 @@ pub fn from_spec(spec: Spec) -> std::result::Result<Tokenizer, String> {
 
 /// SentencePiece BPE as a merge list, as `transformers`' converter derives it: every piece that
 /// is the concatenation of two other pieces is a merge of those two, ranked by the merged
-/// piece's position (SentencePiece orders BPE pieces by when training created them).
+/// piece's score (SentencePiece merges the best-scoring pair first), then by its position
+/// (training order). Scores matter: Llama 2 gives its whitespace-run pieces (`▁▁`, id 259)
+/// a score of -1e9, so they merge last although their ids are small.
 fn bpe(
     pieces: &[(String, f64, i32)],
     unk_id: Option<usize>,
@@ -211,23 +228,28 @@ fn bpe(
         .enumerate()
         .map(|(id, p)| (p.0.clone(), id as u32))
         .collect();
-    let mut merges: Vec<(usize, (String, String))> = Vec::new();
-    for (rank, (piece, _, _)) in pieces.iter().enumerate() {
+    let mut merges: Vec<(f64, usize, (String, String))> = Vec::new();
+    for (rank, (piece, score, _)) in pieces.iter().enumerate() {
         for (split, _) in piece.char_indices().skip(1) {
             let (left, right) = piece.split_at(split);
             if vocab.contains_key(left) && vocab.contains_key(right) {
-                merges.push((rank, (left.to_string(), right.to_string())));
+                merges.push((*score, rank, (left.to_string(), right.to_string())));
             }
         }
     }
     // Within one merged piece, prefer the split whose halves are themselves earliest.
-    merges.sort_by_key(|(rank, (l, r))| (*rank, vocab[l.as_str()], vocab[r.as_str()]));
+    merges.sort_by(|(sa, ra, (la, rra)), (sb, rb, (lb, rrb))| {
+        sb.total_cmp(sa).then_with(|| {
+            (ra, vocab[la.as_str()], vocab[rra.as_str()])
+                .cmp(&(rb, vocab[lb.as_str()], vocab[rrb.as_str()]))
+        })
+    });
     let mut builder = BPE::builder()
         .vocab_and_merges(
             vocab
                 .into_iter()
                 .collect::<tokenizers::models::bpe::Vocab>(),
-            merges.into_iter().map(|(_, m)| m).collect(),
+            merges.into_iter().map(|(_, _, m)| m).collect(),
         )
         .fuse_unk(true)
         .byte_fallback(byte_fallback);

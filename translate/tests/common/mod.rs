@@ -51,6 +51,110 @@ pub(crate) fn tatoeba_en_es() -> PathBuf {
     dest.join("spa.txt")
 }
 
+const LLAMA_CPP_PYTHON: Package = Package {
+    name: "llama-cpp-python",
+    version: "0.3.36",
+    archive: "llama_cpp_python-0.3.36.tar.gz",
+    sha256: "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e",
+    size: 76_589_250,
+};
+
+/// llama.cpp's vocabulary test files for the named vocabularies (`qwen2`, `llama-bpe`,
+/// `llama-spm`, `gpt-2`), from the llama.cpp sources vendored in the `llama-cpp-python` 0.3.36
+/// source distribution: `ggml-vocab-NAME.gguf` (a GGUF with the real model's vocabulary and no
+/// weights), `.gguf.inp` (test strings) and `.gguf.out` (the token ids the model's own
+/// Hugging Face tokenizer gives them). Returns the directory holding them.
+pub(crate) fn llama_cpp_vocabularies() -> PathBuf {
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dest = root().join("data/llama-cpp-vocab");
+    const FILES: [(&str, &str, u64); 12] = [
+        (
+            "ggml-vocab-qwen2.gguf",
+            "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
+            5_928_681,
+        ),
+        (
+            "ggml-vocab-qwen2.gguf.inp",
+            "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+            1943,
+        ),
+        (
+            "ggml-vocab-qwen2.gguf.out",
+            "de785bb305cc6fa9d43908ed5da337f853c0b79e971348fcfb9f0915a39c5363",
+            1765,
+        ),
+        (
+            "ggml-vocab-llama-bpe.gguf",
+            "97272e430d53bc7688f52d5e0ad8ea8f163ede9f1bbd1694feaa504797d5d96e",
+            7_818_140,
+        ),
+        (
+            "ggml-vocab-llama-bpe.gguf.inp",
+            "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+            1943,
+        ),
+        (
+            "ggml-vocab-llama-bpe.gguf.out",
+            "118abf2034a197fc5c9dec5204dfdeee7004c7c70952ae577f66b99e212fab9b",
+            1739,
+        ),
+        (
+            "ggml-vocab-llama-spm.gguf",
+            "16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69",
+            723_869,
+        ),
+        (
+            "ggml-vocab-llama-spm.gguf.inp",
+            "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+            1943,
+        ),
+        (
+            "ggml-vocab-llama-spm.gguf.out",
+            "ad6905c925c49c022974fe67e030382e8a4f56eb4489a0b9481dcedb1ec73b29",
+            2685,
+        ),
+        (
+            "ggml-vocab-gpt-2.gguf",
+            "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac",
+            1_766_807,
+        ),
+        (
+            "ggml-vocab-gpt-2.gguf.inp",
+            "be0a11f7071f0c67d3053a2d377d8f35f0dbcb77ff11a60300fb57d36b477cf0",
+            1943,
+        ),
+        (
+            "ggml-vocab-gpt-2.gguf.out",
+            "48e8c4cb3ad5c37915b225f872222567c1c4dd4d66951aa53460c8d152ff6d60",
+            2147,
+        ),
+    ];
+    let members: Vec<String> = FILES
+        .iter()
+        .map(|f| format!("llama_cpp_python-0.3.36/vendor/llama.cpp/models/{}", f.0))
+        .collect();
+    let files: Vec<(&'static str, &'static str, u64, &'static str)> = FILES
+        .iter()
+        .zip(members)
+        .map(|(&(name, sha256, size), member)| (name, sha256, size, &*member.leak()))
+        .collect();
+    let entry = ModelEntry::registry_data(
+        "llama-cpp-vocabularies",
+        "llama.cpp vocabulary tests",
+        Registry::PyPi,
+        &LLAMA_CPP_PYTHON,
+        &files,
+    );
+    let mut options = PullOptions::default();
+    options.hub = false;
+    ModelStore::new(root())
+        .ensure_published(&entry, &options, &dest, &())
+        .expect("fetch llama.cpp vocabularies");
+    dest
+}
+
 /// A catalog model, pulled from the package registries into the test store.
 pub(crate) fn model(id: &str) -> dragoman_core::ModelSource {
     let _one = SETUP
