@@ -245,6 +245,12 @@ impl LlmTranslator {
             .to_vec())
     }
 
+    /// The model's next-token logits after `tokens`, in a fresh context (no BOS is added).
+    pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        self.weights
+            .session(&self.device, |forward| forward(tokens, 0))
+    }
+
     /// The prompt asking for `text` in `to`.
     fn prompt_for(&self, text: &str, from: Lang, to: Lang) -> String {
         let (f, t) = (label(from), label(to));
@@ -298,9 +304,17 @@ impl LlmTranslator {
                 .is_ok_and(|t| t.contains('\n'))
     }
 
+    /// The token ids of the prompt asking for `text` in `to`, BOS first where the model
+    /// wants one.
+    pub fn prompt_ids(&self, text: &str, from: Lang, to: Lang) -> Result<Vec<u32>> {
+        let mut ids: Vec<u32> = self.bos.into_iter().collect();
+        ids.extend(self.tokenize(&self.prompt_for(text, from, to))?);
+        Ok(ids)
+    }
+
     /// Greedy continuation of `prompt`, stopped at a stop token, a repetition loop or
     /// `max_new` tokens.
-    fn complete(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
+    pub fn complete(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
         self.weights.session(&self.device, |forward| {
             let mut logits = forward(prompt, 0)?;
             let mut out: Vec<u32> = Vec::new();
@@ -346,8 +360,7 @@ impl SentenceTranslator for LlmTranslator {
         sentences
             .iter()
             .map(|sentence| {
-                let mut ids: Vec<u32> = self.bos.into_iter().collect();
-                ids.extend(self.tokenize(&self.prompt_for(sentence, from, to))?);
+                let ids = self.prompt_ids(sentence, from, to)?;
                 let source_tokens = self.tokenize(sentence)?.len();
                 let out = self.complete(&ids, 3 * source_tokens + 16)?;
                 let text = self

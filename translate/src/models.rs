@@ -124,6 +124,27 @@ pub fn load(
     Ok(Arc::new(model))
 }
 
+/// Loads a GGUF file outside the catalog (any instruct GGUF a user has) as an
+/// [`LlmTranslator`] named after the file.
+pub fn load_gguf_file(
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Arc<dyn SentenceTranslator>> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(crate::Error::Misuse(format!(
+            "{}: not a file path",
+            path.display()
+        )));
+    };
+    let id = name.trim_end_matches(".gguf");
+    Ok(Arc::new(LlmTranslator::load(
+        &dragoman_core::ModelSource::dir(dir),
+        name,
+        id,
+        device,
+    )?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,8 +240,11 @@ fn bpe(
     // Within one merged piece, prefer the split whose halves are themselves earliest.
     merges.sort_by(|(sa, ra, (la, rra)), (sb, rb, (lb, rrb))| {
         sb.total_cmp(sa).then_with(|| {
-            (ra, vocab[la.as_str()], vocab[rra.as_str()])
-                .cmp(&(rb, vocab[lb.as_str()], vocab[rrb.as_str()]))
+            (ra, vocab[la.as_str()], vocab[rra.as_str()]).cmp(&(
+                rb,
+                vocab[lb.as_str()],
+                vocab[rrb.as_str()],
+            ))
         })
     });
     let mut builder = BPE::builder()

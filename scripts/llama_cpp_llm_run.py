@@ -1,0 +1,45 @@
+"""Times llama.cpp (llama-cpp-python) on the prompts `bench_llm run` wrote (scripts/bench_llm.sh
+runs it): each prompt's exact token ids, then greedy decoding of as many tokens as dragoman
+generated for it, one sentence at a time, 2 threads. Prints JSON.
+
+Usage: python3 llama_cpp_llm_run.py GGUF INPUTS.json
+"""
+import json
+import sys
+import time
+
+from llama_cpp import Llama
+
+gguf, inputs_file = sys.argv[1], sys.argv[2]
+llm = Llama(model_path=gguf, n_ctx=1024, n_threads=2, n_threads_batch=2, n_batch=512, verbose=False)
+inputs = json.load(open(inputs_file, encoding="utf-8"))
+
+
+def run(ids, new_tokens):
+    llm.reset()
+    out = []
+    if new_tokens == 0:
+        llm.eval(ids)
+        return out
+    for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
+        out.append(token)
+        # One more than dragoman kept: its last decoding step chose the token that stopped it.
+        if len(out) == new_tokens + 1:
+            break
+    return out
+
+
+run(inputs[0]["ids"], 8)  # warm-up
+ms, tokens = [], 0
+for item in inputs:
+    t = time.perf_counter()
+    run(item["ids"], item["new_tokens"])
+    ms.append((time.perf_counter() - t) * 1e3)
+    tokens += len(item["ids"]) + item["new_tokens"]
+s = sorted(ms)
+json.dump({
+    "p50_ms": s[round((len(s) - 1) * 0.5)],
+    "p95_ms": s[round((len(s) - 1) * 0.95)],
+    "per_s": 1e3 * len(ms) / sum(ms),
+    "tokens_per_s": 1e3 * tokens / sum(ms),
+}, sys.stdout)
