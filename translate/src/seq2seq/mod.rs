@@ -1,6 +1,7 @@
 //! Encoder-decoder translation models: Marian (opus-mt) and M2M100 / NLLB-200.
 
 pub mod config;
+mod linear;
 pub mod model;
 pub mod search;
 pub mod translator;

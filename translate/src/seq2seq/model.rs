@@ -9,7 +9,9 @@
 //! and reorders its caches when beams are pruned.
 
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, LayerNorm, VarBuilder};
+
+use super::linear::{Linear, skinny_matmul_t};
 
 use super::config::{Activation, Family, Seq2SeqConfig};
 
@@ -50,7 +52,7 @@ impl Attention {
             q: rows(0, d)?,
             kv: rows(d, 2 * d)?,
             qkv: Linear::new(weight, Some(bias)),
-            out: candle_nn::linear(d, d, vb.pp("out_proj"))?,
+            out: Linear::load(d, d, vb.pp("out_proj"))?,
             heads,
             d,
         })
@@ -116,8 +118,8 @@ struct FeedForward {
 impl FeedForward {
     fn load(vb: &VarBuilder<'_>, d: usize, ffn: usize, activation: Activation) -> Result<Self> {
         Ok(Self {
-            fc1: candle_nn::linear(d, ffn, vb.pp("fc1"))?,
-            fc2: candle_nn::linear(ffn, d, vb.pp("fc2"))?,
+            fc1: Linear::load(d, ffn, vb.pp("fc1"))?,
+            fc2: Linear::load(ffn, d, vb.pp("fc2"))?,
             activation,
         })
     }
@@ -489,7 +491,10 @@ impl Seq2SeqModel {
         }
         state.len += n;
         let last = x.i((.., n - 1, ..))?.contiguous()?;
-        let logits = last.matmul(&self.lm_head.t()?)?;
+        let logits = match skinny_matmul_t(&last, &self.lm_head)? {
+            Some(logits) => logits,
+            None => last.matmul(&self.lm_head.t()?)?,
+        };
         match &self.logits_bias {
             Some(bias) => logits.broadcast_add(bias),
             None => Ok(logits),
