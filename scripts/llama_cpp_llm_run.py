@@ -30,8 +30,12 @@ def run(ids, new_tokens):
 
 
 run(inputs[0]["ids"], 8)  # warm-up
-ms, tokens = [], 0
+ms, prefill, tokens = [], [], 0
 for item in inputs:
+    llm.reset()
+    t = time.perf_counter()
+    llm.eval(item["ids"])
+    prefill.append((time.perf_counter() - t) * 1e3)
     t = time.perf_counter()
     run(item["ids"], item["new_tokens"])
     ms.append((time.perf_counter() - t) * 1e3)
@@ -42,4 +46,5 @@ json.dump({
     "p95_ms": s[round((len(s) - 1) * 0.95)],
     "per_s": 1e3 * len(ms) / sum(ms),
     "tokens_per_s": 1e3 * tokens / sum(ms),
+    "prefill_ms": sum(prefill) / len(prefill),
 }, sys.stdout)

@@ -50,18 +50,23 @@ fn run(dir: &Path, gguf: &str, sentences: &Path, out: &Path) {
         .map(|s| model.prompt_ids(s, Lang::EN, Lang::ES).unwrap())
         .collect();
     model.complete(&prompts[0], 8).unwrap(); // warm-up
-    let (mut ms, mut inputs, mut tokens) = (Vec::new(), Vec::new(), 0);
+    let (mut ms, mut prefill, mut inputs, mut tokens) = (Vec::new(), Vec::new(), Vec::new(), 0);
     for (sentence, ids) in picked.iter().zip(&prompts) {
         let max_new = 3 * model.tokenize(sentence).unwrap().len() + 16;
+        let t = Instant::now();
+        model.logits(ids).unwrap();
+        prefill.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let generated = model.complete(ids, max_new).unwrap().len();
         ms.push(t.elapsed().as_secs_f64() * 1e3);
         tokens += ids.len() + generated;
         inputs.push(json!({"ids": ids, "new_tokens": generated}));
     }
+    let mut figures = summary(&ms, tokens);
+    figures["prefill_ms"] = json!(prefill.iter().sum::<f64>() / prefill.len() as f64);
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(out.join("inputs.json"), json!(inputs).to_string()).unwrap();
-    std::fs::write(out.join("dragoman.json"), summary(&ms, tokens).to_string()).unwrap();
+    std::fs::write(out.join("dragoman.json"), figures.to_string()).unwrap();
 }
 
 fn report(out: &Path) {
@@ -91,15 +96,18 @@ fn report(out: &Path) {
         mean("ids"),
         mean("new_tokens")
     );
-    println!("| engine | p50 ms | p95 ms | sentences/s | tokens/s (prompt+output) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| engine | p50 ms | p95 ms | sentences/s | tokens/s (prompt+output) | mean prompt ms |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (name, v) in [("dragoman (candle)", &ours), ("llama.cpp", &theirs)] {
         println!(
-            "| {name} | {:.1} | {:.1} | {:.2} | {:.0} |",
+            "| {name} | {:.1} | {:.1} | {:.2} | {:.0} | {:.1} |",
             v["p50_ms"].as_f64().unwrap(),
             v["p95_ms"].as_f64().unwrap(),
             v["per_s"].as_f64().unwrap(),
-            v["tokens_per_s"].as_f64().unwrap()
+            v["tokens_per_s"].as_f64().unwrap(),
+            v["prefill_ms"].as_f64().unwrap()
         );
     }
     let ratio = |key: &str| ours[key].as_f64().unwrap() / theirs[key].as_f64().unwrap();
