@@ -14,7 +14,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, T
 use rayon::prelude::*;
 
 /// Most rows a product may have to take the decoding-step kernel.
-const SKINNY_ROWS: usize = 8;
+const SKINNY_ROWS: usize = 4;
 
 /// Multiply-adds below which a product runs on the calling thread.
 const SERIAL_WORK: usize = 1 << 18;
