@@ -36,6 +36,15 @@ pub enum Error {
         to: String,
     },
 
+    /// Speech was asked for in a language no loaded voice speaks.
+    #[error("no voice speaks {lang}; voices exist for: {available}")]
+    NoVoice {
+        /// The language asked for.
+        lang: String,
+        /// The languages that have voices, comma-separated.
+        available: String,
+    },
+
     /// Input audio in a shape the callee does not accept (sample rate, channel count, ...).
     #[error("unsupported audio: {0}")]
     UnsupportedAudio(String),
@@ -120,14 +129,15 @@ pub enum Error {
     #[error("model error: {0}")]
     Model(String),
 
-    /// An operating-system I/O error, with what dragoman was doing.
-    #[error("{context}: {source}")]
+    /// An operating-system I/O error, with what dragoman was doing. The message carries the
+    /// cause, so it is not also chained as `source()` (error reporters print the chain, and
+    /// the cause would appear twice).
+    #[error("{context}: {cause}")]
     Io {
         /// What was being done, e.g. "creating /home/u/.cache/dragoman".
         context: String,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// A broken internal invariant: please report it.
@@ -137,10 +147,10 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the action that failed.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub fn io(context: impl Into<String>, cause: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),
-            source,
+            cause,
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod model_source;
 pub mod resample;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod text;
 pub mod transcript;
 
 pub use audio::{AudioBuffer, AudioChunk, SampleRate, StreamTime};

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use dragoman_core::engine::{
     CaptionText, TranslationEvent, TranslationOptions, TranslationSession, Translator,
 };
+use dragoman_core::text::sentences;
 use dragoman_core::{Error, Lang, Result};
 
 use crate::cache::{CacheKey, TranslationCache};
@@ -219,44 +220,6 @@ fn split_for(model: &dyn SentenceTranslator, text: &str, from: Lang) -> Result<V
     Ok(out)
 }
 
-/// Splits text after sentence-final punctuation (`.`, `!`, `?`, `…` and their CJK forms, with
-/// any closing quotes or brackets) that is followed by whitespace or ends the text.
-pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let mut end = i + c.len_utf8();
-        if !matches!(c, '.' | '!' | '?' | '…' | '。' | '！' | '？') {
-            continue;
-        }
-        while let Some(&(j, next)) = chars.peek() {
-            if matches!(
-                next,
-                '"' | '\'' | '”' | '’' | ')' | ']' | '»' | '.' | '!' | '?'
-            ) {
-                end = j + next.len_utf8();
-                chars.next();
-            } else {
-                break;
-            }
-        }
-        let cjk = matches!(c, '。' | '！' | '？');
-        if cjk || chars.peek().is_none_or(|&(_, next)| next.is_whitespace()) {
-            let sentence = text[start..end].trim();
-            if !sentence.is_empty() {
-                out.push(sentence);
-            }
-            start = end;
-        }
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
-}
-
 /// Joins translated sentences: with spaces, except in languages written without them.
 fn join(sentences: Vec<String>, lang: Lang) -> String {
     let separator = if matches!(lang.code(), "zh" | "ja" | "th" | "lo" | "km" | "my" | "yue") {
@@ -389,24 +352,6 @@ impl TranslationSession for CaptionTranslation {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn splits_sentences() {
-        assert_eq!(
-            sentences("Hello there. How are you?  \"Fine!\" he said. 3.5 km… ok"),
-            // A naive splitter: an exclamation inside quotes ends a sentence too.
-            [
-                "Hello there.",
-                "How are you?",
-                "\"Fine!\"",
-                "he said.",
-                "3.5 km…",
-                "ok"
-            ]
-        );
-        assert_eq!(sentences("你好。世界！"), ["你好。", "世界！"]);
-        assert!(sentences("   ").is_empty());
-    }
 
     #[test]
     fn trims_repetition_loops() {
