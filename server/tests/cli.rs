@@ -189,3 +189,45 @@ fn transcribe_formats_and_errors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn speak_writes_a_wav_and_refuses_bad_input() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let wav = home.path().join("vi.wav");
+    let out = dragoman(
+        home.path(),
+        &[
+            "speak",
+            "--lang",
+            "vi",
+            "--out",
+            wav.to_str().unwrap(),
+            "Xin chào. Hôm nay là 24/11/2026.",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reader = hound::WavReader::open(&wav).expect("a WAV file");
+    let seconds = reader.duration() as f64 / f64::from(reader.spec().sample_rate);
+    // Two sentences with a spelled-out date take seconds, not a blip.
+    assert!((2.0..20.0).contains(&seconds), "{seconds} s");
+
+    let listed = text(&dragoman(home.path(), &["speak", "--list-voices"]).stdout);
+    assert!(
+        listed.lines().any(|l| l == "espeak-ng-vi\tvi\tespeak-ng"),
+        "{listed}"
+    );
+
+    for (args, says) in [
+        (&["speak", "--lang", "xx", "hi"][..], "unknown language"),
+        (&["speak", "--lang", "en", "--voice", "nope", "hi"], "nope"),
+        (&["speak", "--lang", "en", "--speed", "0", "hi"], "speed"),
+    ] {
+        let out = dragoman(home.path(), args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}

@@ -2,6 +2,7 @@
 
 mod models;
 mod progress;
+mod speak;
 mod transcribe;
 mod translate;
 
@@ -26,6 +27,8 @@ enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Translate text between languages.
     Translate(translate::TranslateArgs),
+    /// Speak text (a WAV file, or raw samples on standard output).
+    Speak(speak::SpeakArgs),
 }
 
 /// Runs the parsed command line.
@@ -34,5 +37,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(command) => models::run(command),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Translate(args) => translate::run(args),
+        Command::Speak(args) => speak::run(args),
     }
 }
