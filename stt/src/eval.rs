@@ -49,6 +49,20 @@ pub fn normalize_words(text: &str) -> String {
 pub fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
     let r: Vec<&str> = reference.split_whitespace().collect();
     let h: Vec<&str> = hypothesis.split_whitespace().collect();
+    (edit_distance(&r, &h), r.len())
+}
+
+/// Character-level edit distance between `reference` and `hypothesis` (already normalised),
+/// and the number of reference characters: CER = errors / characters. Spaces count as
+/// characters, as in the usual CER definition.
+pub fn char_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
+    let r: Vec<char> = reference.chars().collect();
+    let h: Vec<char> = hypothesis.chars().collect();
+    (edit_distance(&r, &h), r.len())
+}
+
+/// Levenshtein distance (substitutions, insertions, deletions all cost 1).
+fn edit_distance<T: PartialEq>(r: &[T], h: &[T]) -> usize {
     let mut row: Vec<usize> = (0..=h.len()).collect();
     for (i, rw) in r.iter().enumerate() {
         let mut diagonal = row[0];
@@ -59,7 +73,7 @@ pub fn word_errors(reference: &str, hypothesis: &str) -> (usize, usize) {
             row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
         }
     }
-    (row[h.len()], r.len())
+    row[h.len()]
 }
 
 /// How many times committed caption text was taken back: a partial whose stable prefix does not
@@ -152,5 +166,7 @@ mod tests {
         assert_eq!(word_errors("a b c d", "b c d"), (1, 4));
         assert_eq!(word_errors("a b", ""), (2, 2));
         assert_eq!(word_errors("", "a"), (1, 0));
+        assert_eq!(char_errors("xin chào", "xin chao"), (1, 8));
+        assert_eq!(char_errors("ab", "ba"), (2, 2));
     }
 }
