@@ -11,7 +11,7 @@ use candle_core::Device;
 use dragoman_core::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
 use dragoman_core::resample::StreamResampler;
 use dragoman_core::store::{ModelStore, PullOptions};
-use dragoman_core::{AudioChunk, Error, Lang, ModelSource, SampleRate, StreamTime};
+use dragoman_core::{AudioChunk, Error, Lang, ModelSource, SampleRate, StreamTime, Transcript};
 use dragoman_stt::eval::{normalize_words, word_errors};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::transcribe::file_vad_options;
@@ -56,11 +56,16 @@ fn speak(session: &mut dyn TtsSession, pieces: &[&str]) -> (Vec<f32>, SampleRate
     (audio, rate, early)
 }
 
-fn to_16k(samples: &[f32], rate: SampleRate) -> AudioChunk {
+/// What Whisper hears in `samples` (language detected).
+fn hear(whisper: &WhisperModel, vad: &SileroVad, samples: &[f32], rate: SampleRate) -> Transcript {
     let mut resampler = StreamResampler::new(rate, SampleRate::HZ_16000).unwrap();
-    let mut out = resampler.push(samples).unwrap();
-    out.extend(resampler.finish().unwrap());
-    AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), out)
+    let mut audio = resampler.push(samples).unwrap();
+    audio.extend(resampler.finish().unwrap());
+    let chunk = AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), audio);
+    whisper
+        .decoder()
+        .transcribe_speech(&chunk, vad, &file_vad_options(), &DecodeOptions::default())
+        .unwrap()
 }
 
 #[test]
@@ -77,15 +82,7 @@ fn espeak_speech_streams_and_is_heard_back() {
     let (audio, rate, early) = speak(session.as_mut(), &pieces);
     // The first sentence was spoken before the text was finished.
     assert!(early >= 1, "no audio before finish");
-    let transcript = whisper
-        .decoder()
-        .transcribe_speech(
-            &to_16k(&audio, rate),
-            &vad,
-            &file_vad_options(),
-            &DecodeOptions::default(),
-        )
-        .unwrap();
+    let transcript = hear(&whisper, &vad, &audio, rate);
     let said = "Doctor Smith arrived on November 24 2026. All human beings are born free and \
                 equal in dignity and rights.";
     let (errors, words) = word_errors(&normalize_words(said), &normalize_words(&transcript.text));
@@ -111,15 +108,7 @@ fn espeak_speech_streams_and_is_heard_back() {
             .as_mut(),
         &[text],
     );
-    let transcript = whisper
-        .decoder()
-        .transcribe_speech(
-            &to_16k(&vi, rate),
-            &vad,
-            &file_vad_options(),
-            &DecodeOptions::default(),
-        )
-        .unwrap();
+    let transcript = hear(&whisper, &vad, &vi, rate);
     eprintln!("vi: {}", transcript.text);
     assert_eq!(transcript.language, Lang::VI);
 }

@@ -27,10 +27,6 @@ const NMT: Package = Package {
 /// Tatoeba English–Spanish sentence pairs (`English<TAB>Spanish<TAB>attribution`, CC-BY 2.0 FR)
 /// from the `nmt` 0.0.6 source distribution.
 pub(crate) fn tatoeba_en_es() -> PathBuf {
-    let _one = SETUP
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dest = root().join("data/tatoeba");
     let entry = ModelEntry::registry_data(
         "tatoeba-en-es",
         "Tatoeba en-es",
@@ -43,12 +39,21 @@ pub(crate) fn tatoeba_en_es() -> PathBuf {
             "nmt-0.0.6/data/spa.txt",
         )],
     );
+    fetch_data(&entry, "tatoeba").join("spa.txt")
+}
+
+/// Fetches the files of registry data `entry` (verified) into `data/DIR` of the test store.
+fn fetch_data(entry: &ModelEntry, dir: &str) -> PathBuf {
+    let _one = SETUP
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dest = root().join("data").join(dir);
     let mut options = PullOptions::default();
     options.hub = false;
     ModelStore::new(root())
-        .ensure_published(&entry, &options, &dest, &())
-        .expect("fetch Tatoeba");
-    dest.join("spa.txt")
+        .ensure_published(entry, &options, &dest, &())
+        .unwrap_or_else(|e| panic!("fetch {}: {e}", entry.id));
+    dest
 }
 
 const LLAMA_CPP_PYTHON: Package = Package {
@@ -65,10 +70,6 @@ const LLAMA_CPP_PYTHON: Package = Package {
 /// weights), `.gguf.inp` (test strings) and `.gguf.out` (the token ids the model's own
 /// Hugging Face tokenizer gives them). Returns the directory holding them.
 pub(crate) fn llama_cpp_vocabularies() -> PathBuf {
-    let _one = SETUP
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dest = root().join("data/llama-cpp-vocab");
     const FILES: [(&str, &str, u64); 12] = [
         (
             "ggml-vocab-qwen2.gguf",
@@ -147,12 +148,7 @@ pub(crate) fn llama_cpp_vocabularies() -> PathBuf {
         &LLAMA_CPP_PYTHON,
         &files,
     );
-    let mut options = PullOptions::default();
-    options.hub = false;
-    ModelStore::new(root())
-        .ensure_published(&entry, &options, &dest, &())
-        .expect("fetch llama.cpp vocabularies");
-    dest
+    fetch_data(&entry, "llama-cpp-vocab")
 }
 
 /// A catalog model, pulled from the package registries into the test store.
