@@ -7,6 +7,7 @@
 //!   complete, so the first audio comes out before the paragraph is done.
 //! - [`espeak`]: espeak-ng, run as a program (GPL: never linked), the fallback voice for every
 //!   language without a neural voice.
+//! - [`vits`]: VITS on candle, the architecture of Piper's neural voices.
 //! - [`engine`]: which voice speaks which language, behind the SDK's
 //!   [`TextToSpeech`](dragoman_core::engine::TextToSpeech) trait.
 //!
@@ -20,3 +21,4 @@ pub mod engine;
 pub mod espeak;
 pub mod normalize;
 pub mod session;
+pub mod vits;
