@@ -1,34 +1,61 @@
 //! The speech engine behind [`TextToSpeech`]: a voice for every language, and which engine
-//! speaks it.
+//! speaks it. A neural (VITS) voice speaks its language when one is loaded; espeak-ng speaks
+//! every other language it knows.
 
 use std::sync::Arc;
 
 use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession, Voice};
 use dragoman_core::{Error, Lang, Result};
 
-use crate::espeak::{Espeak, EspeakVoice, list};
+use crate::espeak::{Espeak, EspeakVoice};
+use crate::piper::PiperVoice;
 use crate::session::{SentenceSynthesizer, StreamingSession};
 
 /// Engine name of espeak-ng voices in [`Voice::engine`].
 pub const ESPEAK: &str = "espeak-ng";
+/// Engine name of neural (VITS) voices in [`Voice::engine`].
+pub const VITS: &str = "vits";
 
-/// Voices for every language espeak-ng speaks.
+/// Neural voices where loaded, espeak-ng for the other languages.
 #[derive(Debug, Clone)]
 pub struct SpeechEngine {
     espeak: Espeak,
+    piper: Vec<Arc<PiperVoice>>,
 }
 
 impl SpeechEngine {
-    /// The engine with espeak-ng's voices (see [`Espeak::find`]).
+    /// The engine with espeak-ng's voices (see [`Espeak::find`]) and no neural voice yet.
     pub fn new() -> Result<Self> {
         Ok(Self {
             espeak: Espeak::find()?,
+            piper: Vec::new(),
         })
     }
 
-    /// The id of espeak-ng's voice for `lang`.
-    fn espeak_id(lang: Lang) -> String {
-        format!("{ESPEAK}-{}", lang.code())
+    /// The espeak-ng program this engine runs (Piper voices phonemize with it).
+    pub fn espeak(&self) -> &Espeak {
+        &self.espeak
+    }
+
+    /// Adds a neural voice; it becomes the default for its language.
+    pub fn add_piper(&mut self, voice: PiperVoice) {
+        self.piper.push(Arc::new(voice));
+    }
+
+    /// The engine that speaks `lang` by default, if any.
+    pub fn engine_for(&self, lang: Lang) -> Option<&'static str> {
+        self.voices()
+            .into_iter()
+            .find(|v| v.lang == lang)
+            .map(|v| if v.engine == VITS { VITS } else { ESPEAK })
+    }
+
+    /// The languages some voice speaks, comma-separated.
+    fn languages(&self) -> String {
+        let mut langs: Vec<&str> = self.voices().iter().map(|v| v.lang.code()).collect();
+        langs.sort_unstable();
+        langs.dedup();
+        langs.join(", ")
     }
 
     /// The voice that speaks `options.lang` (the one named by `options.voice`, if any).
@@ -38,6 +65,13 @@ impl SpeechEngine {
             v.lang == options.lang && options.voice.as_ref().is_none_or(|id| *id == v.id)
         });
         match chosen {
+            Some(v) if v.engine == VITS => {
+                let piper = self.piper.iter().find(|p| p.id() == v.id);
+                match piper {
+                    Some(p) => Ok(p.clone()),
+                    None => Err(Error::Internal(format!("voice {} vanished", v.id))),
+                }
+            }
             Some(_) => Ok(Arc::new(EspeakVoice::new(&self.espeak, options.lang)?)),
             None => match &options.voice {
                 Some(id) => Err(Error::Misuse(format!(
@@ -52,7 +86,7 @@ impl SpeechEngine {
                 ))),
                 None => Err(Error::NoVoice {
                     lang: options.lang.code().into(),
-                    available: list(&self.espeak.languages()),
+                    available: self.languages(),
                 }),
             },
         }
@@ -60,16 +94,19 @@ impl SpeechEngine {
 }
 
 impl TextToSpeech for SpeechEngine {
+    /// Neural voices first: the first voice listed for a language is its default.
     fn voices(&self) -> Vec<Voice> {
-        self.espeak
-            .languages()
-            .into_iter()
-            .map(|lang| Voice {
-                id: Self::espeak_id(lang),
-                lang,
-                engine: ESPEAK.into(),
-            })
-            .collect()
+        let neural = self.piper.iter().map(|p| Voice {
+            id: p.id().to_string(),
+            lang: p.lang(),
+            engine: VITS.into(),
+        });
+        let espeak = self.espeak.languages().into_iter().map(|lang| Voice {
+            id: format!("{ESPEAK}-{}", lang.code()),
+            lang,
+            engine: ESPEAK.into(),
+        });
+        neural.chain(espeak).collect()
     }
 
     fn new_session(&self, options: &TtsOptions) -> Result<Box<dyn TtsSession>> {

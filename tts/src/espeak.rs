@@ -96,6 +96,63 @@ impl Espeak {
     }
 }
 
+impl Espeak {
+    /// `text` in espeak-ng's IPA for voice `voice` (e.g. `en-us`), as Piper voices were
+    /// trained on it: clauses joined with the punctuation that ended them (espeak-ng's own
+    /// output drops it, one clause per line).
+    pub fn ipa(&self, text: &str, voice: &str) -> Result<String> {
+        let out = self.run(&["-q", "--ipa", "-v", voice], text)?;
+        let out = String::from_utf8_lossy(&out);
+        let clauses: Vec<&str> = out
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let marks = clause_marks(text);
+        if marks.len() != clauses.len() {
+            // espeak cut the text elsewhere than we read it: keep the words, drop the marks.
+            return Ok(clauses.join(" "));
+        }
+        Ok(clauses
+            .iter()
+            .zip(marks)
+            .map(|(clause, mark)| format!("{clause}{mark}"))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+}
+
+/// The punctuation that ends each clause of `text`, in order: a mark followed by whitespace or
+/// the end of the text (so the point of "3.5" is none). Text after the last mark is a clause
+/// ended by nothing.
+fn clause_marks(text: &str) -> Vec<&'static str> {
+    let mut marks = Vec::new();
+    let mut open = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let mark = match c {
+            ',' => ",",
+            '.' | '…' => ".",
+            ';' => ";",
+            ':' => ":",
+            '!' => "!",
+            '?' => "?",
+            _ => {
+                open |= c.is_alphanumeric();
+                continue;
+            }
+        };
+        if open && chars.peek().is_none_or(|n| n.is_whitespace()) {
+            marks.push(mark);
+            open = false;
+        }
+    }
+    if open {
+        marks.push("");
+    }
+    marks
+}
+
 /// espeak-ng speaking one language.
 #[derive(Debug, Clone)]
 pub struct EspeakVoice {
@@ -191,5 +248,15 @@ mod tests {
         assert_eq!(pcm16_wav_samples(&wav).unwrap_or_default(), [0.5, -0.5]);
         assert!(pcm16_wav_samples(b"RIFF....WAVE").is_err());
         assert!(pcm16_wav_samples(b"").is_err());
+    }
+
+    #[test]
+    fn finds_clause_ends() {
+        assert_eq!(
+            clause_marks("Hello world, this: ok? Yes! It costs 3.5 dollars."),
+            [",", ":", "?", "!", "."]
+        );
+        assert_eq!(clause_marks("no end"), [""]);
+        assert_eq!(clause_marks("... !"), Vec::<&str>::new());
     }
 }

@@ -5,74 +5,18 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
 
-use std::path::PathBuf;
+mod common;
 
-use candle_core::Device;
-use dragoman_core::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
-use dragoman_core::resample::StreamResampler;
-use dragoman_core::store::{ModelStore, PullOptions};
-use dragoman_core::{AudioChunk, Error, Lang, ModelSource, SampleRate, StreamTime, Transcript};
+use common::{hear, listener, speak};
+use dragoman_core::engine::{TextToSpeech, TtsOptions};
+use dragoman_core::{Error, Lang};
 use dragoman_stt::eval::{normalize_words, word_errors};
-use dragoman_stt::vad::SileroVad;
-use dragoman_stt::whisper::transcribe::file_vad_options;
-use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
 use dragoman_tts::engine::SpeechEngine;
-
-fn model(id: &str) -> ModelSource {
-    let store =
-        ModelStore::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-tts-tests"));
-    let mut options = PullOptions::default();
-    options.hub = false;
-    store.pull(id, &options, &()).expect("pull model");
-    store.source(id).expect("model source")
-}
-
-/// Pushes `pieces` one after the other, then finishes; returns the audio and how many audio
-/// chunks had come out before `finish`.
-fn speak(session: &mut dyn TtsSession, pieces: &[&str]) -> (Vec<f32>, SampleRate, usize) {
-    let (mut audio, mut rate, mut early) = (Vec::new(), SampleRate::HZ_16000, 0);
-    let mut drain = |session: &mut dyn TtsSession, audio: &mut Vec<f32>| {
-        let mut chunks = 0;
-        while let Some(event) = session.poll_event() {
-            if let TtsEvent::Audio(chunk) = event {
-                assert_eq!(
-                    chunk.start.samples(),
-                    audio.len() as u64,
-                    "chunks are contiguous"
-                );
-                rate = chunk.rate();
-                audio.extend(chunk.samples);
-                chunks += 1;
-            }
-        }
-        chunks
-    };
-    for piece in pieces {
-        session.push_text(piece).unwrap();
-        early += drain(session, &mut audio);
-    }
-    session.finish().unwrap();
-    drain(session, &mut audio);
-    (audio, rate, early)
-}
-
-/// What Whisper hears in `samples` (language detected).
-fn hear(whisper: &WhisperModel, vad: &SileroVad, samples: &[f32], rate: SampleRate) -> Transcript {
-    let mut resampler = StreamResampler::new(rate, SampleRate::HZ_16000).unwrap();
-    let mut audio = resampler.push(samples).unwrap();
-    audio.extend(resampler.finish().unwrap());
-    let chunk = AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), audio);
-    whisper
-        .decoder()
-        .transcribe_speech(&chunk, vad, &file_vad_options(), &DecodeOptions::default())
-        .unwrap()
-}
 
 #[test]
 fn espeak_speech_streams_and_is_heard_back() {
     let engine = SpeechEngine::new().expect("espeak-ng is needed: apt-get install espeak-ng");
-    let whisper = WhisperModel::load(&model("whisper-base"), &Device::Cpu).unwrap();
-    let vad = SileroVad::load_cpu(&model("silero-vad")).unwrap();
+    let (whisper, vad) = listener();
 
     let mut session = engine.new_session(&TtsOptions::new(Lang::EN)).unwrap();
     let pieces = [

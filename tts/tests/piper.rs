@@ -5,21 +5,22 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 use candle_core::Device;
-use dragoman_core::store::{ModelStore, PullOptions};
+use common::{hear, listener, speak, store};
+use dragoman_core::Lang;
+use dragoman_core::engine::{TextToSpeech, TtsOptions};
+use dragoman_stt::eval::{normalize_words, word_errors};
+use dragoman_tts::engine::SpeechEngine;
+use dragoman_tts::piper::PiperVoice;
 use dragoman_tts::vits::{Scales, VitsModel};
 
 const VOICE: &str = "piper-en_US-joe-medium";
-
-fn store() -> (ModelStore, PullOptions) {
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-tts-tests");
-    let mut options = PullOptions::default();
-    options.hub = false;
-    (ModelStore::new(root), options)
-}
+const CONFIG: &str = "en_US-joe-medium.onnx.json";
 
 /// Piper's id sequence for IPA text: start, then each symbol followed by the pad id, end.
 fn phoneme_ids(config: &serde_json::Value, ipa: &str) -> Vec<u32> {
@@ -56,7 +57,7 @@ fn piper_voice_matches_onnxruntime() {
         length: 1.0,
         noise_w: 0.0,
     };
-    let ours = model.synthesize(&ids, scales).unwrap();
+    let ours = model.synthesize(&ids, scales, 0).unwrap();
 
     let ids_file = published.join("ids.json");
     std::fs::write(&ids_file, serde_json::to_vec(&ids).unwrap()).unwrap();
@@ -98,4 +99,46 @@ fn piper_voice_matches_onnxruntime() {
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     eprintln!("relative error {relative:.2e}, max abs diff {peak:.2e}");
     assert!(relative < 1e-3, "relative error {relative}");
+}
+
+#[test]
+fn piper_voice_speaks_english_that_whisper_understands() {
+    let (store, options) = store();
+    store.pull(VOICE, &options, &()).expect("pull the voice");
+    let source = store.source(VOICE).unwrap();
+    let mut engine = SpeechEngine::new().expect("espeak-ng is needed: apt-get install espeak-ng");
+    let voice = PiperVoice::load(
+        &source,
+        VOICE,
+        CONFIG,
+        "model.safetensors",
+        engine.espeak(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    // Piper's phonemes for the sentence the faithfulness test spells out by hand.
+    let config: serde_json::Value = serde_json::from_slice(&source.read(CONFIG).unwrap()).unwrap();
+    assert_eq!(
+        voice
+            .phoneme_ids("Hello world, this is a test of the voice.")
+            .unwrap(),
+        phoneme_ids(&config, "həlˈoʊ wˈɜːld, ðɪs ɪz ɐ tˈɛst ʌvðə vˈɔɪs.")
+    );
+    assert_eq!(voice.skipped_phonemes(), 0);
+    engine.add_piper(voice);
+    assert_eq!(engine.engine_for(Lang::EN), Some("vits"));
+    assert_eq!(engine.engine_for(Lang::VI), Some("espeak-ng"));
+
+    let (whisper, vad) = listener();
+    let text = "Good morning, everyone. Thank you for joining the call today; we will start \
+                with the budget for next year.";
+    let mut session = engine.new_session(&TtsOptions::new(Lang::EN)).unwrap();
+    let (audio, rate, early) = speak(session.as_mut(), &[text]);
+    assert_eq!(rate.hz(), 22_050);
+    assert!(early >= 1, "the first sentence came out before finish");
+    let transcript = hear(&whisper, &vad, &audio, rate);
+    let (errors, words) = word_errors(&normalize_words(text), &normalize_words(&transcript.text));
+    eprintln!("piper en: WER {errors}/{words} | {}", transcript.text);
+    assert_eq!(transcript.language, Lang::EN);
+    assert!(errors * 10 <= words, "WER above 10%");
 }

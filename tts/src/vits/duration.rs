@@ -3,7 +3,7 @@
 //! duration. The flows are neural-spline couplings (Durkan et al. 2019, rational-quadratic
 //! splines with linear tails) over dilated depth-separable convolutions.
 
-use candle_core::{D, Device, Module, Result, Tensor};
+use candle_core::{D, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::layers::{ChannelNorm, Conv, count, flip_channels, halves, softmax_last};
@@ -218,9 +218,4 @@ impl DurationPredictor {
             .broadcast_mul(&self.affine_scale)?;
         z.narrow(1, 0, 1)
     }
-}
-
-/// Standard normal noise of `shape` on `device`.
-pub(crate) fn gaussian(shape: (usize, usize, usize), device: &Device) -> Result<Tensor> {
-    Tensor::randn(0f32, 1f32, shape, device)
 }

@@ -15,8 +15,10 @@ mod text_encoder;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use dragoman_core::{Error, ModelSource, Result};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rand_distr::StandardNormal;
 
-use duration::{DurationPredictor, gaussian};
+use duration::DurationPredictor;
 use flow::Flow;
 use generator::Generator;
 use text_encoder::TextEncoder;
@@ -71,17 +73,37 @@ impl VitsModel {
     }
 
     /// Speech for phoneme ids (with the voice's own padding and start/end ids already in).
-    pub fn synthesize(&self, ids: &[u32], scales: Scales) -> Result<Vec<f32>> {
+    /// The sampling noise comes from `seed`: the same ids, scales and seed give the same audio.
+    pub fn synthesize(&self, ids: &[u32], scales: Scales, seed: u64) -> Result<Vec<f32>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.run(ids, scales).map_err(model_error)
+        let mut rng = StdRng::seed_from_u64(seed);
+        self.run(ids, scales, &mut rng).map_err(model_error)
     }
 
-    fn run(&self, ids: &[u32], scales: Scales) -> candle_core::Result<Vec<f32>> {
+    /// Standard normal noise of `shape`, times `scale`.
+    fn noise(
+        &self,
+        shape: (usize, usize, usize),
+        scale: f32,
+        rng: &mut StdRng,
+    ) -> candle_core::Result<Tensor> {
+        let n = shape.0 * shape.1 * shape.2;
+        let values: Vec<f32> = if scale == 0.0 {
+            vec![0.0; n]
+        } else {
+            (0..n)
+                .map(|_| scale * rng.sample::<f32, _>(StandardNormal))
+                .collect()
+        };
+        Tensor::from_vec(values, shape, &self.device)
+    }
+
+    fn run(&self, ids: &[u32], scales: Scales, rng: &mut StdRng) -> candle_core::Result<Vec<f32>> {
         let encoded = self.encoder.forward(ids)?;
         let t = ids.len();
-        let noise = (gaussian((1, 2, t), &self.device)? * f64::from(scales.noise_w))?;
+        let noise = self.noise((1, 2, t), scales.noise_w, rng)?;
         let log_durations = self.duration.log_durations(&encoded.hidden, &noise)?;
         let frames: Vec<usize> = (log_durations.exp()? * f64::from(scales.length))?
             .ceil()?
@@ -102,7 +124,7 @@ impl VitsModel {
         let index = Tensor::new(index, &self.device)?;
         let mean = encoded.mean.index_select(&index, 2)?;
         let log_scale = encoded.log_scale.index_select(&index, 2)?;
-        let noise = (gaussian(mean.dims3()?, &self.device)? * f64::from(scales.noise))?;
+        let noise = self.noise(mean.dims3()?, scales.noise, rng)?;
         let z_p = (mean + (noise * log_scale.exp()?)?)?;
         let z = self.flow.reverse(&z_p)?;
         self.generator.forward(&z)?.flatten_all()?.to_vec1::<f32>()
