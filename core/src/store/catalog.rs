@@ -296,6 +296,35 @@ const fn whisper_hub(
     }
 }
 
+/// A Piper voice from the Hub (`rhasspy/piper-voices`): its ONNX model (weights converted to
+/// safetensors at pull time) and JSON config. Hub only, so its files are checked against the
+/// Hub's content addresses. The licence is the training dataset's (Piper's code is MIT).
+const fn piper_hub(
+    id: &'static str,
+    description: &'static str,
+    subfolder: &'static str,
+    files: &'static [FileSpec; 2],
+    licence: Licence,
+) -> ModelEntry {
+    ModelEntry {
+        id,
+        task: Task::TextToSpeech,
+        description,
+        licence,
+        files,
+        hub: Some(HubRepo {
+            repo: "rhasspy/piper-voices",
+            revision: "main",
+            subfolder,
+        }),
+        mirror: None,
+        conversion: Conversion::Onnx {
+            source: files[0].name,
+        },
+        default: false,
+    }
+}
+
 /// The files of an opus-mt checkpoint on the Hub.
 const OPUS_MT_FILES: &[FileSpec] = &[
     FileSpec::hub_addressed("config.json"),
@@ -545,6 +574,59 @@ pub static CATALOG: &[ModelEntry] = &[
         },
         default: false,
     },
+    piper_hub(
+        "piper-vi_VN-vais1000-medium",
+        "Piper Vietnamese voice 'vais1000', medium quality, 22.05 kHz (VITS), Hub only",
+        "vi/vi_VN/vais1000/medium",
+        &[
+            FileSpec::hub_addressed("vi_VN-vais1000-medium.onnx"),
+            FileSpec::hub_addressed("vi_VN-vais1000-medium.onnx.json"),
+        ],
+        // Not confirmed from here: read the voice's MODEL_CARD before shipping it.
+        Licence {
+            name: "dataset licence: see MODEL_CARD",
+            commercial_use: false,
+        },
+    ),
+    piper_hub(
+        "piper-de_DE-thorsten-medium",
+        "Piper German voice 'thorsten', medium quality, 22.05 kHz (VITS), Hub only",
+        "de/de_DE/thorsten/medium",
+        &[
+            FileSpec::hub_addressed("de_DE-thorsten-medium.onnx"),
+            FileSpec::hub_addressed("de_DE-thorsten-medium.onnx.json"),
+        ],
+        Licence {
+            name: "MIT; dataset CC0-1.0",
+            commercial_use: true,
+        },
+    ),
+    piper_hub(
+        "piper-es_ES-davefx-medium",
+        "Piper Spanish (Spain) voice 'davefx', medium quality, 22.05 kHz (VITS), Hub only",
+        "es/es_ES/davefx/medium",
+        &[
+            FileSpec::hub_addressed("es_ES-davefx-medium.onnx"),
+            FileSpec::hub_addressed("es_ES-davefx-medium.onnx.json"),
+        ],
+        Licence {
+            name: "dataset licence: see MODEL_CARD",
+            commercial_use: false,
+        },
+    ),
+    piper_hub(
+        "piper-fr_FR-siwis-medium",
+        "Piper French voice 'siwis', medium quality, 22.05 kHz (VITS), Hub only",
+        "fr/fr_FR/siwis/medium",
+        &[
+            FileSpec::hub_addressed("fr_FR-siwis-medium.onnx"),
+            FileSpec::hub_addressed("fr_FR-siwis-medium.onnx.json"),
+        ],
+        Licence {
+            name: "MIT; dataset CC-BY-4.0",
+            commercial_use: true,
+        },
+    ),
     ModelEntry {
         id: "gemma3-270m-q4km",
         task: Task::Translation,

@@ -9,14 +9,44 @@ use anyhow::Context;
 use clap::Args;
 use dragoman_core::Lang;
 use dragoman_core::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
+use dragoman_core::store::ModelStore;
+use dragoman_core::store::catalog::{CATALOG, Task};
 use dragoman_tts::engine::SpeechEngine;
+use dragoman_tts::piper::PiperVoice;
+
+/// espeak-ng's voices, and every Piper voice pulled into `store` (the default for its
+/// language).
+pub(crate) fn speech_engine(store: &ModelStore) -> anyhow::Result<SpeechEngine> {
+    let mut engine = SpeechEngine::new()?;
+    for entry in CATALOG.iter().filter(|e| e.task == Task::TextToSpeech) {
+        if store.manifest(entry.id).is_none() {
+            continue;
+        }
+        let config = entry
+            .files
+            .iter()
+            .find(|f| f.name.ends_with(".onnx.json"))
+            .with_context(|| format!("{}: no voice config in the catalog entry", entry.id))?;
+        let voice = PiperVoice::load(
+            &store.source(entry.id)?,
+            entry.id,
+            config.name,
+            "model.safetensors",
+            engine.espeak(),
+            &candle_core::Device::Cpu,
+        )?;
+        engine.add_piper(voice);
+    }
+    Ok(engine)
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct SpeakArgs {
     /// Language to speak (`en`, `vi`, `de`, ...).
     #[arg(long, required_unless_present = "list_voices")]
     lang: Option<String>,
-    /// Voice id (see `--list-voices`). Default: the best voice for the language.
+    /// Voice id (see `--list-voices`). Default: the language's neural (Piper) voice when one
+    /// is pulled (`dragoman models pull piper-en_US-joe-medium`), else espeak-ng's.
     #[arg(long)]
     voice: Option<String>,
     /// Speaking rate: 1.0 is the voice's own pace, 2.0 twice as fast.
@@ -34,7 +64,7 @@ pub(crate) struct SpeakArgs {
 }
 
 pub(crate) fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
-    let engine = SpeechEngine::new()?;
+    let engine = speech_engine(&ModelStore::from_env()?)?;
     if args.list_voices {
         for voice in engine.voices() {
             println!("{}\t{}\t{}", voice.id, voice.lang.code(), voice.engine);
