@@ -166,8 +166,12 @@ impl PiperVoice {
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
-        self.model
-            .synthesize(&self.phoneme_ids(text)?, scales, NOISE_SEED)
+        self.synthesize_ids(&self.phoneme_ids(text)?, scales)
+    }
+
+    /// Speech for phoneme ids from [`phoneme_ids`](Self::phoneme_ids).
+    pub fn synthesize_ids(&self, ids: &[u32], scales: Scales) -> Result<Vec<f32>> {
+        self.model.synthesize(ids, scales, NOISE_SEED)
     }
 }
 
