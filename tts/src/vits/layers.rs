@@ -4,11 +4,19 @@
 use candle_core::{D, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-/// A 1-D convolution `(batch, in, time) -> (batch, out, time)`, its kernel shape read from the
+/// A 1-D convolution `(1, in, time) -> (1, out, time)`, its kernel shape read from the
 /// weights; "same" padding for the given dilation.
+///
+/// Dense convolutions run as one matrix product of the weights, laid out `(out, taps * in)`
+/// at load, with the input's shifted copies stacked `(taps * in, time)`: each copy is a
+/// contiguous slice of the padded input. candle's own CPU convolution builds its unfolded
+/// matrix time-major and transposes it, which cost the HiFi-GAN decoder three quarters of its
+/// time. Grouped (depthwise) convolutions stay with candle.
 #[derive(Debug, Clone)]
 pub(crate) struct Conv {
     weight: Tensor,
+    /// `(out, taps * in)`, tap-major: the weights of dense convolutions as one matrix.
+    unfolded: Option<Tensor>,
     bias: Option<Tensor>,
     padding: usize,
     dilation: usize,
@@ -24,8 +32,15 @@ impl Conv {
             .contains_tensor("bias")
             .then(|| vb.get_unchecked("bias"))
             .transpose()?;
+        let unfolded = (groups == 1)
+            .then(|| {
+                let (out, input, taps) = weight.dims3()?;
+                weight.permute((0, 2, 1))?.reshape((out, taps * input))?.contiguous()
+            })
+            .transpose()?;
         Ok(Self {
             weight,
+            unfolded,
             bias,
             padding: dilation * (kernel - 1) / 2,
             dilation,
@@ -40,7 +55,23 @@ impl Conv {
 
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv1d(&self.weight, self.padding, 1, self.dilation, self.groups)?;
+        let y = match &self.unfolded {
+            Some(w) => {
+                let taps = self.weight.dim(2)?;
+                let (_, _, time) = x.dims3()?;
+                let stacked = if taps == 1 {
+                    x.clone()
+                } else {
+                    let padded = x.pad_with_zeros(2, self.padding, self.padding)?;
+                    let shifted: Vec<Tensor> = (0..taps)
+                        .map(|k| padded.narrow(2, k * self.dilation, time))
+                        .collect::<Result<_>>()?;
+                    Tensor::cat(&shifted, 1)?
+                };
+                w.broadcast_matmul(&stacked.contiguous()?)?
+            }
+            None => x.conv1d(&self.weight, self.padding, 1, self.dilation, self.groups)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?),
             None => Ok(y),
