@@ -35,7 +35,10 @@ impl Conv {
         let unfolded = (groups == 1)
             .then(|| {
                 let (out, input, taps) = weight.dims3()?;
-                weight.permute((0, 2, 1))?.reshape((out, taps * input))?.contiguous()
+                weight
+                    .permute((0, 2, 1))?
+                    .reshape((out, taps * input))?
+                    .contiguous()
             })
             .transpose()?;
         Ok(Self {
