@@ -162,6 +162,13 @@ fn list(store: &ModelStore, json: bool) -> anyhow::Result<ExitCode> {
         "\n* pulled by `dragoman models pull` with no id. Cache: {}",
         store.root().display()
     );
+    match super::speak::speech_engine(store) {
+        Ok(engine) => println!(
+            "Speech is spoken by: {} (a pulled Piper voice, else espeak-ng)",
+            super::speak::speech_summary(&engine)
+        ),
+        Err(e) => println!("Speech: unavailable ({e:#})"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

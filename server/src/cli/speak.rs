@@ -63,6 +63,19 @@ pub(crate) struct SpeakArgs {
     text: Vec<String>,
 }
 
+/// Which voice (and engine) speaks each of the main languages by default, one line.
+pub(crate) fn speech_summary(engine: &SpeechEngine) -> String {
+    let voices = engine.voices();
+    [Lang::EN, Lang::VI, Lang::DE, Lang::ES, Lang::FR]
+        .iter()
+        .map(|&lang| match voices.iter().find(|v| v.lang == lang) {
+            Some(v) => format!("{} {} ({})", lang.code(), v.engine, v.id),
+            None => format!("{} none", lang.code()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     let engine = speech_engine(&ModelStore::from_env()?)?;
     if args.list_voices {
