@@ -66,6 +66,31 @@ struct LanguageConfig {
 /// cached by its text).
 const NOISE_SEED: u64 = 0x5eed;
 
+/// Most words spoken in one pass of the model.
+pub const MAX_WORDS: usize = 40;
+
+/// `text` in pieces of at most [`MAX_WORDS`] words, each ending after the last comma (or
+/// other clause mark) that keeps it within the limit, if any.
+fn pieces(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < words.len() {
+        let end = (start + MAX_WORDS).min(words.len());
+        let cut = if end == words.len() {
+            end
+        } else {
+            (start + 1..end)
+                .rev()
+                .find(|&i| words[i - 1].ends_with([',', ';', ':']))
+                .unwrap_or(end)
+        };
+        out.push(words[start..cut].join(" "));
+        start = cut;
+    }
+    out
+}
+
 const PAD: char = '_';
 const BOS: char = '^';
 const EOS: char = '$';
@@ -161,12 +186,15 @@ impl PiperVoice {
         Ok(out)
     }
 
-    /// Speech for `text` with explicit scales.
+    /// Speech for `text` with explicit scales. Text longer than [`MAX_WORDS`] words is spoken
+    /// in pieces (cut after a comma where there is one), never cut short: the encoder's
+    /// attention grows with the square of the phoneme count.
     pub fn speak(&self, text: &str, scales: Scales) -> Result<Vec<f32>> {
-        if text.trim().is_empty() {
-            return Ok(Vec::new());
+        let mut audio = Vec::new();
+        for piece in pieces(text) {
+            audio.extend(self.synthesize_ids(&self.phoneme_ids(&piece)?, scales)?);
         }
-        self.synthesize_ids(&self.phoneme_ids(text)?, scales)
+        Ok(audio)
     }
 
     /// Speech for phoneme ids from [`phoneme_ids`](Self::phoneme_ids).
@@ -187,5 +215,33 @@ impl SentenceSynthesizer for PiperVoice {
         let mut scales = self.scales;
         scales.length /= speed;
         self.speak(sentence, scales)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_spoken_in_pieces_without_losing_words() {
+        assert!(pieces("  ").is_empty());
+        assert_eq!(pieces("Hello world."), ["Hello world."]);
+        let long: Vec<String> = (0..100)
+            .map(|i| {
+                if i == 30 {
+                    "w30,".into()
+                } else {
+                    format!("w{i}")
+                }
+            })
+            .collect();
+        let parts = pieces(&long.join(" "));
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.split_whitespace().count() <= MAX_WORDS)
+        );
+        assert!(parts[0].ends_with("w30,"), "{}", parts[0]);
+        assert_eq!(parts.join(" "), long.join(" "));
     }
 }

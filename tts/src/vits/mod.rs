@@ -23,6 +23,10 @@ use flow::Flow;
 use generator::Generator;
 use text_encoder::TextEncoder;
 
+/// Longest a phoneme may last, in frames (about 3 s at Piper's 256-sample hop): a bound on
+/// the memory a degenerate duration could ask for.
+const MAX_FRAMES_PER_PHONEME: usize = 256;
+
 /// The three knobs of VITS sampling (Piper's `inference` block).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scales {
@@ -110,7 +114,7 @@ impl VitsModel {
             .flatten_all()?
             .to_vec1::<f32>()?
             .into_iter()
-            .map(|d| d.max(0.0) as usize)
+            .map(|d| (d.max(0.0) as usize).min(MAX_FRAMES_PER_PHONEME))
             .collect();
         // Each phoneme's prior repeated over its frames (the hard monotonic alignment).
         let index: Vec<u32> = frames
