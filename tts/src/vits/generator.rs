@@ -61,26 +61,71 @@ impl ResBlock {
     }
 }
 
-/// A transposed convolution upsampling by half its kernel (`ups.i`).
+/// A transposed convolution upsampling by half its kernel (`ups.i`), as one matrix product and
+/// an overlap-add: every input frame's `(out, kernel)` contribution comes from the product of
+/// the weights laid out `(out * kernel, in)` at load with the input, and the contributions of
+/// neighbouring frames, `stride` apart, are summed. (candle's CPU transposed convolution is a
+/// direct loop.)
 #[derive(Debug, Clone)]
 struct Upsample {
+    /// `(out * kernel, in)`.
     weight: Tensor,
     bias: Tensor,
+    out: usize,
+    kernel: usize,
     stride: usize,
+}
+
+impl Upsample {
+    /// `weight` is PyTorch's `(in, out, kernel)`.
+    fn new(weight: &Tensor, bias: Tensor) -> Result<Self> {
+        let (input, out, kernel) = weight.dims3()?;
+        let stride = kernel / 2;
+        if stride == 0 || kernel % stride != 0 {
+            candle_core::bail!("upsampling kernel {kernel} is not a multiple of its stride");
+        }
+        Ok(Self {
+            weight: weight
+                .permute((1, 2, 0))?
+                .reshape((out * kernel, input))?
+                .contiguous()?,
+            bias,
+            out,
+            kernel,
+            stride,
+        })
+    }
 }
 
 impl Module for Upsample {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let kernel = self.weight.dim(2)?;
-        let y = x.conv_transpose1d(
-            &self.weight,
-            (kernel - self.stride) / 2,
-            0,
-            self.stride,
-            1,
-            1,
-        )?;
-        y.broadcast_add(&self.bias.reshape((1, (), 1))?)
+        let (_, _, frames) = x.dims3()?;
+        let (out, s) = (self.out, self.stride);
+        let overlaps = self.kernel / s;
+        // (out, overlaps, stride, frames): tap j * s + r of frame t lands at t * s + j * s + r.
+        let columns = self
+            .weight
+            .matmul(&x.squeeze(0)?)?
+            .reshape((out, overlaps, s, frames))?;
+        let mut full: Option<Tensor> = None;
+        for j in 0..overlaps {
+            let part = columns
+                .narrow(1, j, 1)?
+                .squeeze(1)?
+                .transpose(1, 2)?
+                .reshape((out, frames * s))?
+                .pad_with_zeros(1, j * s, (overlaps - 1 - j) * s)?;
+            full = Some(match full {
+                Some(f) => (f + part)?,
+                None => part,
+            });
+        }
+        let full = full.ok_or_else(|| candle_core::Error::Msg("empty kernel".into()))?;
+        let padding = (self.kernel - s) / 2;
+        let length = (frames - 1) * s + self.kernel - 2 * padding;
+        full.narrow(1, padding, length)?
+            .unsqueeze(0)?
+            .broadcast_add(&self.bias.reshape((1, (), 1))?)
     }
 }
 
@@ -108,13 +153,10 @@ impl Generator {
         let per_stage = blocks / ups;
         let stages = (0..ups)
             .map(|i| {
-                let weight = vb.get_unchecked(&format!("ups.{i}.weight"))?;
-                let stride = weight.dim(2)? / 2;
-                let upsample = Upsample {
-                    bias: vb.get_unchecked(&format!("ups.{i}.bias"))?,
-                    weight,
-                    stride,
-                };
+                let upsample = Upsample::new(
+                    &vb.get_unchecked(&format!("ups.{i}.weight"))?,
+                    vb.get_unchecked(&format!("ups.{i}.bias"))?,
+                )?;
                 let blocks = (0..per_stage)
                     .map(|j| ResBlock::load(&vb.pp(format!("resblocks.{}", i * per_stage + j))))
                     .collect::<Result<_>>()?;
