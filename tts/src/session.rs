@@ -72,8 +72,9 @@ impl TtsSession for StreamingSession {
         let rest = rest.to_string();
         for sentence in complete {
             if let Err(e) = self.speak(sentence) {
-                // Nothing is lost: the unspoken text stays pending.
-                let at = pending.find(sentence).unwrap_or(0);
+                // Nothing is lost: the unspoken text stays pending. (`sentence` is a slice of
+                // `pending`, so its address gives its offset.)
+                let at = sentence.as_ptr() as usize - pending.as_ptr() as usize;
                 self.pending = pending[at..].to_string();
                 return Err(e);
             }
@@ -120,6 +121,38 @@ mod tests {
                 .push(sentence.to_string());
             Ok(vec![0.0; sentence.chars().count()])
         }
+    }
+
+    /// Fails on sentences containing "fail" while `failing` is set.
+    struct Flaky(std::sync::atomic::AtomicBool);
+
+    impl SentenceSynthesizer for Flaky {
+        fn sample_rate(&self) -> SampleRate {
+            SampleRate::HZ_16000
+        }
+        fn synthesize(&self, sentence: &str, _speed: f32) -> Result<Vec<f32>> {
+            if sentence.contains("fail") && self.0.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(dragoman_core::Error::Model("voice failed".into()));
+            }
+            Ok(vec![0.0; sentence.len()])
+        }
+    }
+
+    #[test]
+    fn a_failed_sentence_stays_pending() -> Result<()> {
+        let voice = Arc::new(Flaky(true.into()));
+        let mut session = StreamingSession::new(voice.clone(), Lang::EN, 1.0);
+        assert!(session.push_text("One. Then fail. Three. ").is_err());
+        voice.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        session.finish()?;
+        let spoken: Vec<String> = std::iter::from_fn(|| session.poll_event())
+            .filter_map(|e| match e {
+                TtsEvent::SentenceEnd { text } => Some(text),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(spoken, ["One.", "Then fail.", "Three."]);
+        Ok(())
     }
 
     #[test]
