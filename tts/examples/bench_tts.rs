@@ -19,6 +19,11 @@ use dragoman_tts::espeak::Espeak;
 use dragoman_tts::piper::PiperVoice;
 use serde_json::{Value, json};
 
+/// The allocator the `dragoman` binary runs with: the system one hands large tensor buffers back
+/// to the kernel and every synthesis pays their page faults again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak resident memory of this process, MB (Linux).
 fn peak_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")

@@ -25,6 +25,10 @@ use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
 use dragoman_tts::engine::SpeechEngine;
 use dragoman_tts::piper::PiperVoice;
 
+/// The allocator the `dragoman` binary runs with (see the `bench_tts` example).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Speaks `text` in one session; returns the audio, its rate, the seconds until the first
 /// audio chunk and the seconds in all.
 fn speak(engine: &SpeechEngine, voice: &Voice, text: &str) -> (Vec<f32>, SampleRate, f64, f64) {
