@@ -17,6 +17,11 @@ use dragoman_core::{Lang, ModelSource};
 use dragoman_translate::llm::LlmTranslator;
 use serde_json::{Value, json};
 
+/// The allocator the `dragoman` binary runs with: the system one hands large tensor buffers back
+/// to the kernel and each use pays their page faults again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sentences timed.
 const SENTENCES: usize = 32;
 

@@ -20,6 +20,11 @@ use dragoman_translate::seq2seq::{SearchOptions, Seq2SeqConfig, Seq2SeqModel, ge
 use dragoman_translate::tokenizer::{M2M100_LANGUAGES, PieceTokenizer};
 use serde_json::{Value, json};
 
+/// The allocator the `dragoman` binary runs with: the system one hands large tensor buffers back
+/// to the kernel and each use pays their page faults again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Sentences timed per setting.
 const SENTENCES: usize = 64;
 
