@@ -48,7 +48,8 @@ impl WordCuts {
     }
 }
 
-fn metadata<'a>(content: &'a Content, key: &str) -> Option<&'a Value> {
+/// The metadata value under `key`.
+pub(crate) fn metadata<'a>(content: &'a Content, key: &str) -> Option<&'a Value> {
     content.metadata.get(key)
 }
 

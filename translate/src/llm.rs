@@ -19,6 +19,7 @@ use candle_transformers::models::{
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
+use crate::gguf_vocab::metadata;
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
 
@@ -166,10 +167,6 @@ pub struct LlmTranslator {
     device: Device,
 }
 
-fn metadata<'a>(content: &'a gguf_file::Content, key: &str) -> Option<&'a gguf_file::Value> {
-    content.metadata.get(key)
-}
-
 /// Quantized types candle multiplies without vector instructions (it has no AVX2 kernel for
 /// them): their matrices are re-quantized to Q8_0 at load. Q4_K_M files store matrices whose
 /// rows do not fit Q4_K's 256-wide blocks as Q5_0 — 81 of Gemma 3 270M's, 640 wide — and left
@@ -215,16 +212,14 @@ impl LlmTranslator {
     /// Loads GGUF file `file` of `source`.
     pub fn load(source: &ModelSource, file: &str, id: &str, device: &Device) -> Result<Self> {
         let file_error = |reason: String| source.file_error(file, id, reason);
+        let candle_error = |e: candle_core::Error| file_error(e.to_string());
         let original = source.read(file)?;
         let mut reader = Cursor::new(&*original);
-        let mut content =
-            gguf_file::Content::read(&mut reader).map_err(|e| file_error(e.to_string()))?;
-        let requantized =
-            requantize_slow_types(&content, &mut reader).map_err(|e| file_error(e.to_string()))?;
+        let mut content = gguf_file::Content::read(&mut reader).map_err(candle_error)?;
+        let requantized = requantize_slow_types(&content, &mut reader).map_err(candle_error)?;
         let mut reader = Cursor::new(requantized.as_deref().unwrap_or(&original));
         if requantized.is_some() {
-            content =
-                gguf_file::Content::read(&mut reader).map_err(|e| file_error(e.to_string()))?;
+            content = gguf_file::Content::read(&mut reader).map_err(candle_error)?;
         }
         let tokenizer = crate::gguf_vocab::tokenizer(&content).map_err(file_error)?;
         let architecture = metadata(&content, "general.architecture")
@@ -242,19 +237,19 @@ impl LlmTranslator {
         let weights = match architecture.as_str() {
             "gemma3" | "gemma2" | "gemma" => Weights::Gemma3(
                 quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(|e| file_error(e.to_string()))?,
+                    .map_err(candle_error)?,
             ),
             "llama" | "mistral" => Weights::Llama(
                 quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(|e| file_error(e.to_string()))?,
+                    .map_err(candle_error)?,
             ),
             "qwen2" => Weights::Qwen2(Arc::new(Mutex::new(
                 quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(|e| file_error(e.to_string()))?,
+                    .map_err(candle_error)?,
             ))),
             "qwen3" => Weights::Qwen3(
                 quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(|e| file_error(e.to_string()))?,
+                    .map_err(candle_error)?,
             ),
             other => {
                 return Err(file_error(format!(
