@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::Device;
-use dragoman_core::engine::{TextToSpeech, TtsEvent, TtsOptions, Voice};
+use dragoman_core::engine::{TextToSpeech, TtsOptions, Voice};
 use dragoman_core::resample::StreamResampler;
 use dragoman_core::{AudioChunk, Lang, ModelSource, SampleRate, StreamTime};
 use dragoman_stt::eval::{char_errors, normalize_words, percentile};
@@ -24,30 +24,28 @@ use dragoman_stt::whisper::transcribe::file_vad_options;
 use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
 use dragoman_tts::engine::SpeechEngine;
 use dragoman_tts::piper::PiperVoice;
+use dragoman_tts::session::drain_audio;
 
 /// The allocator the `dragoman` binary runs with (see the `bench_tts` example).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Speaks `text` in one session; returns the audio, its rate, the seconds until the first
-/// audio chunk and the seconds in all.
+/// Speaks `text` in one session, polling after the push as a caller would; returns the audio,
+/// its rate, the seconds until the first audio and the seconds in all.
 fn speak(engine: &SpeechEngine, voice: &Voice, text: &str) -> (Vec<f32>, SampleRate, f64, f64) {
     let start = Instant::now();
     let mut options = TtsOptions::new(voice.lang);
     options.voice = Some(voice.id.clone());
     let mut session = engine.new_session(&options).unwrap();
-    let (mut audio, mut rate, mut first) = (Vec::new(), SampleRate::HZ_16000, None);
+    let mut audio = Vec::new();
     session.push_text(text).unwrap();
+    let mut rate = drain_audio(session.as_mut(), &mut audio);
+    let mut first = rate.map(|_| start.elapsed().as_secs_f64());
     session.finish().unwrap();
-    while let Some(event) = session.poll_event() {
-        if let TtsEvent::Audio(chunk) = event {
-            first.get_or_insert(start.elapsed().as_secs_f64());
-            rate = chunk.rate();
-            audio.extend(chunk.samples);
-        }
-    }
+    rate = drain_audio(session.as_mut(), &mut audio).or(rate);
     let total = start.elapsed().as_secs_f64();
-    (audio, rate, first.unwrap_or(total), total)
+    let first = *first.get_or_insert(total);
+    (audio, rate.unwrap_or(SampleRate::HZ_16000), first, total)
 }
 
 fn main() {

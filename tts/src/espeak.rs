@@ -94,9 +94,7 @@ impl Espeak {
         }
         Ok(out.stdout)
     }
-}
 
-impl Espeak {
     /// `text` in espeak-ng's IPA for voice `voice` (e.g. `en-us`), as Piper voices were
     /// trained on it: clauses joined with the punctuation that ended them (espeak-ng's own
     /// output drops it, one clause per line).

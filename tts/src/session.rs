@@ -21,6 +21,19 @@ pub trait SentenceSynthesizer: Send + Sync {
     fn synthesize(&self, sentence: &str, speed: f32) -> Result<Vec<f32>>;
 }
 
+/// Moves the audio `session` has ready into `audio` (dropping its other events); returns the
+/// audio's sample rate, or `None` when none was ready.
+pub fn drain_audio(session: &mut dyn TtsSession, audio: &mut Vec<f32>) -> Option<SampleRate> {
+    let mut rate = None;
+    while let Some(event) = session.poll_event() {
+        if let TtsEvent::Audio(chunk) = event {
+            rate = Some(chunk.rate());
+            audio.extend(chunk.samples);
+        }
+    }
+    rate
+}
+
 /// Speaks pushed text sentence by sentence with a [`SentenceSynthesizer`].
 pub struct StreamingSession {
     voice: Arc<dyn SentenceSynthesizer>,

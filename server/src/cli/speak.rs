@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use dragoman_core::Lang;
-use dragoman_core::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
+use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession};
 use dragoman_core::store::ModelStore;
 use dragoman_core::store::catalog::{CATALOG, Task};
 use dragoman_tts::engine::SpeechEngine;
 use dragoman_tts::piper::PiperVoice;
+use dragoman_tts::session::drain_audio;
 
 /// espeak-ng's voices, and every Piper voice pulled into `store` (the default for its
 /// language).
@@ -92,12 +93,7 @@ pub(crate) fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     let mut samples = Vec::new();
     let mut rate = None;
     let mut drain = |session: &mut dyn TtsSession| {
-        while let Some(event) = session.poll_event() {
-            if let TtsEvent::Audio(chunk) = event {
-                rate = Some(chunk.rate());
-                samples.extend(chunk.samples);
-            }
-        }
+        rate = drain_audio(session, &mut samples).or(rate);
     };
     if args.text.is_empty() {
         if std::io::stdin().is_terminal() {
