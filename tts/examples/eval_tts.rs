@@ -78,7 +78,7 @@ fn main() {
             &Device::Cpu,
         )
         .unwrap();
-        engine.add_piper(voice);
+        engine.add_voice(std::sync::Arc::new(voice));
     }
     println!("| language | engine | sentences | CER | RTF | first audio, ~15 words (p50) |");
     println!("|---|---|---|---|---|---|");

@@ -8,7 +8,6 @@ use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession, Voice};
 use dragoman_core::{Error, Lang, Result};
 
 use crate::espeak::{Espeak, EspeakVoice};
-use crate::piper::PiperVoice;
 use crate::session::{SentenceSynthesizer, StreamingSession};
 
 /// Engine name of espeak-ng voices in [`Voice::engine`].
@@ -16,11 +15,32 @@ pub const ESPEAK: &str = "espeak-ng";
 /// Engine name of neural (VITS) voices in [`Voice::engine`].
 pub const VITS: &str = "vits";
 
+/// A neural voice: one language, one id ([`PiperVoice`](crate::piper::PiperVoice),
+/// [`MmsVoice`](crate::mms::MmsVoice)).
+pub trait NeuralVoice: SentenceSynthesizer {
+    /// The voice id users choose it by.
+    fn id(&self) -> &str;
+    /// The language it speaks.
+    fn lang(&self) -> Lang;
+}
+
 /// Neural voices where loaded, espeak-ng for the other languages.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SpeechEngine {
     espeak: Espeak,
-    piper: Vec<Arc<PiperVoice>>,
+    neural: Vec<Arc<dyn NeuralVoice>>,
+}
+
+impl std::fmt::Debug for SpeechEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpeechEngine")
+            .field("espeak", &self.espeak)
+            .field(
+                "neural",
+                &self.neural.iter().map(|v| v.id()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl SpeechEngine {
@@ -28,7 +48,7 @@ impl SpeechEngine {
     pub fn new() -> Result<Self> {
         Ok(Self {
             espeak: Espeak::find()?,
-            piper: Vec::new(),
+            neural: Vec::new(),
         })
     }
 
@@ -37,9 +57,9 @@ impl SpeechEngine {
         &self.espeak
     }
 
-    /// Adds a neural voice; it becomes the default for its language.
-    pub fn add_piper(&mut self, voice: PiperVoice) {
-        self.piper.push(Arc::new(voice));
+    /// Adds a neural voice. The first one added for a language is its default.
+    pub fn add_voice(&mut self, voice: Arc<dyn NeuralVoice>) {
+        self.neural.push(voice);
     }
 
     /// The engine that speaks `lang` by default, if any.
@@ -66,9 +86,9 @@ impl SpeechEngine {
         });
         match chosen {
             Some(v) if v.engine == VITS => {
-                let piper = self.piper.iter().find(|p| p.id() == v.id);
-                match piper {
-                    Some(p) => Ok(p.clone()),
+                let neural = self.neural.iter().find(|n| n.id() == v.id);
+                match neural {
+                    Some(n) => Ok(n.clone()),
                     None => Err(Error::Internal(format!("voice {} vanished", v.id))),
                 }
             }
@@ -96,9 +116,9 @@ impl SpeechEngine {
 impl TextToSpeech for SpeechEngine {
     /// Neural voices first: the first voice listed for a language is its default.
     fn voices(&self) -> Vec<Voice> {
-        let neural = self.piper.iter().map(|p| Voice {
-            id: p.id().to_string(),
-            lang: p.lang(),
+        let neural = self.neural.iter().map(|n| Voice {
+            id: n.id().to_string(),
+            lang: n.lang(),
             engine: VITS.into(),
         });
         let espeak = self.espeak.languages().into_iter().map(|lang| Voice {

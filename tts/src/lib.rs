@@ -7,8 +7,9 @@
 //!   complete, so the first audio comes out before the paragraph is done.
 //! - [`espeak`]: espeak-ng, run as a program (GPL: never linked), the fallback voice for every
 //!   language without a neural voice.
-//! - [`vits`]: VITS on candle, the architecture of Piper's neural voices; [`piper`]: a Piper
-//!   voice (VITS weights, its phoneme table, espeak-ng phonemization).
+//! - [`vits`]: VITS on candle, the architecture of the neural voices: [`piper`] voices (VITS
+//!   weights, their phoneme table, espeak-ng phonemization) and [`mms`] voices (MMS-TTS,
+//!   transformers checkpoints that read characters).
 //! - [`engine`]: which voice speaks which language, behind the SDK's
 //!   [`TextToSpeech`](dragoman_core::engine::TextToSpeech) trait.
 //!
@@ -20,6 +21,7 @@ pub use dragoman_core::{Error, Result};
 
 pub mod engine;
 pub mod espeak;
+pub mod mms;
 pub mod normalize;
 pub mod piper;
 pub mod session;

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::Device;
-use dragoman_core::{Error, Lang, ModelSource, Result, SampleRate};
+use dragoman_core::{Lang, ModelSource, Result, SampleRate};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::engine::NeuralVoice;
 use crate::espeak::Espeak;
 use crate::session::SentenceSynthesizer;
-use crate::vits::{Scales, VitsModel};
+use crate::vits::{NOISE_SEED, Scales, VitsModel, by_char};
 
 /// A loaded Piper voice.
 #[derive(Debug)]
@@ -62,35 +63,6 @@ struct LanguageConfig {
     code: String,
 }
 
-/// Seed of the sampling noise: a sentence always sounds the same (which also lets speech be
-/// cached by its text).
-const NOISE_SEED: u64 = 0x5eed;
-
-/// Most words spoken in one pass of the model.
-pub const MAX_WORDS: usize = 40;
-
-/// `text` in pieces of at most [`MAX_WORDS`] words, each ending after the last comma (or
-/// other clause mark) that keeps it within the limit, if any.
-fn pieces(text: &str) -> Vec<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < words.len() {
-        let end = (start + MAX_WORDS).min(words.len());
-        let cut = if end == words.len() {
-            end
-        } else {
-            (start + 1..end)
-                .rev()
-                .find(|&i| words[i - 1].ends_with([',', ';', ':']))
-                .unwrap_or(end)
-        };
-        out.push(words[start..cut].join(" "));
-        start = cut;
-    }
-    out
-}
-
 const PAD: char = '_';
 const BOS: char = '^';
 const EOS: char = '$';
@@ -108,17 +80,7 @@ impl PiperVoice {
         let bad = |reason: String| source.file_error(config, id, reason);
         let parsed: Config =
             serde_json::from_slice(&source.read(config)?).map_err(|e| bad(e.to_string()))?;
-        let ids: HashMap<char, Vec<u32>> = parsed
-            .phoneme_id_map
-            .into_iter()
-            .filter_map(|(symbol, ids)| {
-                let mut chars = symbol.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => Some((c, ids)),
-                    _ => None,
-                }
-            })
-            .collect();
+        let ids = by_char(parsed.phoneme_id_map);
         for symbol in [PAD, BOS, EOS] {
             if !ids.contains_key(&symbol) {
                 return Err(bad(format!("no id for {symbol:?}")));
@@ -144,16 +106,6 @@ impl PiperVoice {
             },
             skipped: AtomicUsize::new(0),
         })
-    }
-
-    /// The voice id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// The language it speaks.
-    pub fn lang(&self) -> Lang {
-        self.lang
     }
 
     /// The voice's sampling scales (from its config).
@@ -186,15 +138,10 @@ impl PiperVoice {
         Ok(out)
     }
 
-    /// Speech for `text` with explicit scales. Text longer than [`MAX_WORDS`] words is spoken
-    /// in pieces (cut after a comma where there is one), never cut short: the encoder's
-    /// attention grows with the square of the phoneme count.
+    /// Speech for `text` with explicit scales (see [`VitsModel::speak`]).
     pub fn speak(&self, text: &str, scales: Scales) -> Result<Vec<f32>> {
-        let mut audio = Vec::new();
-        for piece in pieces(text) {
-            audio.extend(self.synthesize_ids(&self.phoneme_ids(&piece)?, scales)?);
-        }
-        Ok(audio)
+        self.model
+            .speak(text, scales, |piece| self.phoneme_ids(piece))
     }
 
     /// Speech for phoneme ids from [`phoneme_ids`](Self::phoneme_ids).
@@ -209,39 +156,16 @@ impl SentenceSynthesizer for PiperVoice {
     }
 
     fn synthesize(&self, sentence: &str, speed: f32) -> Result<Vec<f32>> {
-        if speed.is_nan() || speed <= 0.0 {
-            return Err(Error::Misuse(format!("speed {speed} must be positive")));
-        }
-        let mut scales = self.scales;
-        scales.length /= speed;
-        self.speak(sentence, scales)
+        self.speak(sentence, self.scales.at_speed(speed)?)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl NeuralVoice for PiperVoice {
+    fn id(&self) -> &str {
+        &self.id
+    }
 
-    #[test]
-    fn long_text_is_spoken_in_pieces_without_losing_words() {
-        assert!(pieces("  ").is_empty());
-        assert_eq!(pieces("Hello world."), ["Hello world."]);
-        let long: Vec<String> = (0..100)
-            .map(|i| {
-                if i == 30 {
-                    "w30,".into()
-                } else {
-                    format!("w{i}")
-                }
-            })
-            .collect();
-        let parts = pieces(&long.join(" "));
-        assert!(
-            parts
-                .iter()
-                .all(|p| p.split_whitespace().count() <= MAX_WORDS)
-        );
-        assert!(parts[0].ends_with("w30,"), "{}", parts[0]);
-        assert_eq!(parts.join(" "), long.join(" "));
+    fn lang(&self) -> Lang {
+        self.lang
     }
 }

@@ -125,7 +125,7 @@ fn piper_voice_speaks_english_that_whisper_understands() {
         phoneme_ids(&config, "həlˈoʊ wˈɜːld, ðɪs ɪz ɐ tˈɛst ʌvðə vˈɔɪs.")
     );
     assert_eq!(voice.skipped_phonemes(), 0);
-    engine.add_piper(voice);
+    engine.add_voice(std::sync::Arc::new(voice));
     assert_eq!(engine.engine_for(Lang::EN), Some("vits"));
     assert_eq!(engine.engine_for(Lang::VI), Some("espeak-ng"));
 

@@ -325,6 +325,41 @@ const fn piper_hub(
     }
 }
 
+/// The files of an MMS-TTS voice on the Hub.
+const MMS_TTS_FILES: &[FileSpec] = &[
+    FileSpec::hub_addressed("config.json"),
+    FileSpec::hub_addressed("pytorch_model.bin"),
+    FileSpec::hub_addressed("tokenizer_config.json"),
+    FileSpec::hub_addressed("vocab.json"),
+];
+
+/// An MMS-TTS voice (`facebook/mms-tts-XXX`, VITS reading characters, 16 kHz) from the Hub:
+/// its PyTorch checkpoint converted at pull time, its config and character vocabulary. Hub
+/// only. MMS's models are released for non-commercial use.
+const fn mms_tts(id: &'static str, repo: &'static str, description: &'static str) -> ModelEntry {
+    ModelEntry {
+        id,
+        task: Task::TextToSpeech,
+        description,
+        licence: Licence {
+            name: "CC-BY-NC-4.0",
+            commercial_use: false,
+        },
+        files: MMS_TTS_FILES,
+        hub: Some(HubRepo {
+            repo,
+            revision: "main",
+            subfolder: "",
+        }),
+        mirror: None,
+        conversion: Conversion::TorchPickle {
+            source: "pytorch_model.bin",
+            subtree: "",
+        },
+        default: false,
+    }
+}
+
 /// The files of an opus-mt checkpoint on the Hub.
 const OPUS_MT_FILES: &[FileSpec] = &[
     FileSpec::hub_addressed("config.json"),
@@ -626,6 +661,31 @@ pub static CATALOG: &[ModelEntry] = &[
             name: "MIT; dataset CC-BY-4.0",
             commercial_use: true,
         },
+    ),
+    mms_tts(
+        "mms-tts-vie",
+        "facebook/mms-tts-vie",
+        "MMS-TTS Vietnamese (VITS on characters), 16 kHz, Hub only",
+    ),
+    mms_tts(
+        "mms-tts-eng",
+        "facebook/mms-tts-eng",
+        "MMS-TTS English (VITS on characters), 16 kHz, Hub only",
+    ),
+    mms_tts(
+        "mms-tts-deu",
+        "facebook/mms-tts-deu",
+        "MMS-TTS German (VITS on characters), 16 kHz, Hub only",
+    ),
+    mms_tts(
+        "mms-tts-spa",
+        "facebook/mms-tts-spa",
+        "MMS-TTS Spanish (VITS on characters), 16 kHz, Hub only",
+    ),
+    mms_tts(
+        "mms-tts-fra",
+        "facebook/mms-tts-fra",
+        "MMS-TTS French (VITS on characters), 16 kHz, Hub only",
     ),
     ModelEntry {
         id: "gemma3-270m-q4km",

@@ -164,7 +164,7 @@ fn list(store: &ModelStore, json: bool) -> anyhow::Result<ExitCode> {
     );
     match super::speak::speech_engine(store) {
         Ok(engine) => println!(
-            "Speech is spoken by: {} (a pulled Piper voice, else espeak-ng)",
+            "Speech is spoken by: {} (a pulled neural voice, else espeak-ng)",
             super::speak::speech_summary(&engine)
         ),
         Err(e) => println!("Speech: unavailable ({e:#})"),

@@ -4,6 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -11,32 +12,35 @@ use dragoman_core::Lang;
 use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession};
 use dragoman_core::store::ModelStore;
 use dragoman_core::store::catalog::{CATALOG, Task};
-use dragoman_tts::engine::SpeechEngine;
+use dragoman_tts::engine::{NeuralVoice, SpeechEngine};
+use dragoman_tts::mms::MmsVoice;
 use dragoman_tts::piper::PiperVoice;
 use dragoman_tts::session::drain_audio;
 
-/// espeak-ng's voices, and every Piper voice pulled into `store` (the default for its
-/// language).
+/// espeak-ng's voices, and every neural voice pulled into `store` (Piper or MMS-TTS; the
+/// first in the catalog is the default for its language).
 pub(crate) fn speech_engine(store: &ModelStore) -> anyhow::Result<SpeechEngine> {
     let mut engine = SpeechEngine::new()?;
     for entry in CATALOG.iter().filter(|e| e.task == Task::TextToSpeech) {
         if store.manifest(entry.id).is_none() {
             continue;
         }
-        let config = entry
-            .files
-            .iter()
-            .find(|f| f.name.ends_with(".onnx.json"))
-            .with_context(|| format!("{}: no voice config in the catalog entry", entry.id))?;
-        let voice = PiperVoice::load(
-            &store.source(entry.id)?,
-            entry.id,
-            config.name,
-            "model.safetensors",
-            engine.espeak(),
-            &candle_core::Device::Cpu,
-        )?;
-        engine.add_piper(voice);
+        let source = store.source(entry.id)?;
+        let device = candle_core::Device::Cpu;
+        // A Piper voice comes with its `.onnx.json` config; an MMS voice with a vocabulary.
+        let piper_config = entry.files.iter().find(|f| f.name.ends_with(".onnx.json"));
+        let voice: Arc<dyn NeuralVoice> = match piper_config {
+            Some(config) => Arc::new(PiperVoice::load(
+                &source,
+                entry.id,
+                config.name,
+                "model.safetensors",
+                engine.espeak(),
+                &device,
+            )?),
+            None => Arc::new(MmsVoice::load(&source, entry.id, &device)?),
+        };
+        engine.add_voice(voice);
     }
     Ok(engine)
 }
@@ -46,8 +50,9 @@ pub(crate) struct SpeakArgs {
     /// Language to speak (`en`, `vi`, `de`, ...).
     #[arg(long, required_unless_present = "list_voices")]
     lang: Option<String>,
-    /// Voice id (see `--list-voices`). Default: the language's neural (Piper) voice when one
-    /// is pulled (`dragoman models pull piper-en_US-joe-medium`), else espeak-ng's.
+    /// Voice id (see `--list-voices`). Default: the language's neural voice when one is
+    /// pulled (`dragoman models pull piper-en_US-joe-medium`, or `mms-tts-vie` online), else
+    /// espeak-ng's.
     #[arg(long)]
     voice: Option<String>,
     /// Speaking rate: 1.0 is the voice's own pace, 2.0 twice as fast.

@@ -24,9 +24,15 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
-    /// Loads `weight` (and `bias` when present) under `vb`.
+    /// Loads `weight` (and `bias` when present) under `vb`. A linear layer's `(out, in)`
+    /// matrix loads as the 1x1 convolution it is.
     pub(crate) fn load(vb: &VarBuilder<'_>, dilation: usize, groups: usize) -> Result<Self> {
         let weight = vb.get_unchecked("weight")?;
+        let weight = if weight.rank() == 2 {
+            weight.unsqueeze(2)?
+        } else {
+            weight
+        };
         let kernel = weight.dim(2)?;
         let bias = vb
             .contains_tensor("bias")
