@@ -24,6 +24,7 @@ use dragoman_core::{Lang, ModelSource, Result, SampleRate};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::engine::NeuralVoice;
+use crate::normalize::spell_numbers;
 use crate::session::SentenceSynthesizer;
 use crate::vits::{Scales, VitsModel, by_char};
 
@@ -194,10 +195,12 @@ impl MmsVoice {
         ids
     }
 
-    /// Speech for `text` with explicit scales (see [`VitsModel::speak`]).
+    /// Speech for `text` with explicit scales (see [`VitsModel::speak`]), its numbers spelled
+    /// out first: the vocabulary has no digits, or no way to read them.
     pub fn speak(&self, text: &str, scales: Scales) -> Result<Vec<f32>> {
+        let text = spell_numbers(text, self.lang);
         self.model
-            .speak(text, scales, |piece| Ok(self.token_ids(piece)))
+            .speak(&text, scales, |piece| Ok(self.token_ids(piece)))
     }
 
     /// The VITS model (for comparisons with other implementations).
@@ -304,10 +307,7 @@ mod tests {
     fn characters_are_lowercased_filtered_and_blanked() {
         let t = tokenizer(" abc", true, true);
         // 'A' lowercases to 'a'; '!' and '4' are dropped; the ends are stripped.
-        assert_eq!(
-            t.ids(" Ab 4c! "),
-            (vec![0, 2, 0, 3, 0, 1, 0, 4, 0], 2)
-        );
+        assert_eq!(t.ids(" Ab 4c! "), (vec![0, 2, 0, 3, 0, 1, 0, 4, 0], 2));
         assert_eq!(t.ids("!?"), (vec![], 2));
         assert_eq!(t.ids(""), (vec![], 0));
         let raw = tokenizer(" abc", false, false);

@@ -1,8 +1,10 @@
-//! Text made speakable, per language, before it is phonemized: abbreviations spelled out and
-//! dates written as they are read. Numbers are left to espeak-ng, whose number rules cover
-//! every language it speaks (cardinals, decimals, years, ordinals in German).
+//! Text made speakable, per language: abbreviations spelled out and dates written as they are
+//! read ([`normalize`], for every voice). Voices that phonemize with espeak-ng leave numbers to
+//! it: its number rules cover every language it speaks (cardinals, decimals, years, ordinals
+//! in German). Voices that read characters (MMS) get them spelled out ([`spell_numbers`]).
 
 use dragoman_core::Lang;
+use num_bigint::BigInt;
 
 /// Abbreviations (as written, with their dots) and what is said for them, per language.
 fn abbreviations(lang: Lang) -> &'static [(&'static str, &'static str)] {
@@ -203,6 +205,110 @@ pub fn normalize(text: &str, lang: Lang) -> String {
     out
 }
 
+/// How `lang` writes numbers: the decimal mark, the thousands separator, the word for the
+/// decimal mark and for `%`.
+struct NumberFormat {
+    decimal: char,
+    group: char,
+    point: &'static str,
+    percent: &'static str,
+}
+
+fn number_format(lang: Lang) -> NumberFormat {
+    let (decimal, group, point, percent) = match lang.code() {
+        "en" => ('.', ',', "point", "percent"),
+        "de" => (',', '.', "Komma", "Prozent"),
+        "es" => (',', '.', "coma", "por ciento"),
+        "fr" => (',', '.', "virgule", "pour cent"),
+        "vi" => (',', '.', "phẩy", "phần trăm"),
+        _ => ('.', ',', "", ""),
+    };
+    NumberFormat {
+        decimal,
+        group,
+        point,
+        percent,
+    }
+}
+
+/// A number written at the start of `text` (digits, thousands separators between groups of
+/// three, a decimal part, a percent sign): its integer digits, its decimal digits, whether it
+/// is a percentage, and the bytes it takes.
+fn number_at<'a>(text: &'a str, format: &NumberFormat) -> (String, &'a str, bool, usize) {
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let mut end = digits(text);
+    let mut integer = text[..end].to_string();
+    // "1,234,567": a separator followed by exactly three digits continues the number.
+    while let Some(rest) = text[end..].strip_prefix(format.group) {
+        let n = digits(rest);
+        if n != 3 || rest[n..].starts_with(|c: char| c.is_ascii_digit()) {
+            break;
+        }
+        integer.push_str(&rest[..3]);
+        end += format.group.len_utf8() + 3;
+    }
+    let mut fraction = "";
+    if let Some(rest) = text[end..].strip_prefix(format.decimal) {
+        let n = digits(rest);
+        if n > 0 {
+            fraction = &rest[..n];
+            end += format.decimal.len_utf8() + n;
+        }
+    }
+    let percent = text[end..].starts_with('%');
+    if percent {
+        end += 1;
+    }
+    (integer, fraction, percent, end)
+}
+
+/// `text` with its numbers written as words in `lang` (cardinals; decimals read digit by
+/// digit after the decimal word), for voices that read characters and would otherwise drop
+/// digits. Languages the number speller does not know keep their digits.
+pub fn spell_numbers(text: &str, lang: Lang) -> String {
+    let Some(speller) = num2words2_core::get_lang_by_key(lang.code()) else {
+        return text.to_string();
+    };
+    let format = number_format(lang);
+    let cardinal = |digits: &str| {
+        digits
+            .parse::<BigInt>()
+            .ok()
+            .and_then(|n| speller.to_cardinal(&n).ok())
+    };
+    let mut out = String::with_capacity(text.len() * 2);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let after_letter = out.chars().last().is_some_and(char::is_alphanumeric);
+        if !c.is_ascii_digit() || after_letter {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let (integer, fraction, percent, used) = number_at(rest, &format);
+        let Some(mut words) = cardinal(&integer) else {
+            out.push_str(&rest[..used]);
+            rest = &rest[used..];
+            continue;
+        };
+        if !fraction.is_empty() && !format.point.is_empty() {
+            words.push(' ');
+            words.push_str(format.point);
+            for d in fraction.chars() {
+                words.push(' ');
+                words.push_str(&cardinal(&d.to_string()).unwrap_or_default());
+            }
+        }
+        if percent && !format.percent.is_empty() {
+            words.push(' ');
+            words.push_str(format.percent);
+        }
+        out.push_str(&words);
+        rest = &rest[used..];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +338,32 @@ mod tests {
         // Not an abbreviation inside a word; not a date.
         assert_eq!(normalize("CDr. 3.5 1/2", Lang::EN), "CDr. 3.5 1/2");
         assert_eq!(normalize("", Lang::EN), "");
+    }
+
+    #[test]
+    fn spells_out_numbers_in_each_language() {
+        assert_eq!(
+            spell_numbers("I have 42 apples, 3.5 kg and 1,200 pears: 7%.", Lang::EN),
+            "I have forty-two apples, three point five kg and one thousand, two hundred pears: seven percent."
+        );
+        assert_eq!(
+            spell_numbers("Ich habe 21 Äpfel und 2,5 Liter.", Lang::DE),
+            "Ich habe einundzwanzig Äpfel und zwei Komma fünf Liter."
+        );
+        assert_eq!(
+            spell_numbers("Tengo 21 años.", Lang::ES),
+            "Tengo veintiuno años."
+        );
+        assert_eq!(
+            spell_numbers("J'ai 71 ans.", Lang::FR),
+            "J'ai soixante-et-onze ans."
+        );
+        assert_eq!(
+            spell_numbers("ngày 24 tháng 11 năm 15", Lang::VI),
+            "ngày hai mươi bốn tháng mười một năm mười lăm"
+        );
+        // Digits inside a word (a model number) are not a number to read.
+        assert_eq!(spell_numbers("COVID19 a1", Lang::EN), "COVID19 a1");
+        assert_eq!(spell_numbers("", Lang::EN), "");
     }
 }
