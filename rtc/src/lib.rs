@@ -2,7 +2,11 @@
 //!
 //! The SFU room on the webrtc crate with a translation pipeline per speaking track.
 //!
-//! Not implemented yet: this crate holds its place in the workspace so the architecture is
-//! visible from the folder tree. It exports nothing until its issue lands.
+//! - [`protocol`]: the signaling messages (JSON), transport-independent; `PROTOCOL.md` beside
+//!   it describes the exchange.
+//! - [`codec`]: Opus decode and encode (pure Rust).
 
 pub use dragoman_core as core;
+
+pub mod codec;
+pub mod protocol;
