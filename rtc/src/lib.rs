@@ -5,8 +5,13 @@
 //! - [`protocol`]: the signaling messages (JSON), transport-independent; `PROTOCOL.md` beside
 //!   it describes the exchange.
 //! - [`codec`]: Opus decode and encode (pure Rust).
+//! - [`queue`]: the bounded drop-oldest queue of the media path.
+//! - [`pipeline`]: one published audio track's captions, translations and translated speech,
+//!   on worker threads.
 
 pub use dragoman_core as core;
 
 pub mod codec;
+pub mod pipeline;
 pub mod protocol;
+pub mod queue;

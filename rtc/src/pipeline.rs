@@ -1,0 +1,610 @@
+//! The translation pipeline of one published audio track: Opus packets in; captions (the
+//! original and one translation per listener language) and translated speech (Opus, per
+//! listener language) out.
+//!
+//! Three worker threads per track, so a slow stage delays only what comes after it:
+//!
+//! ```text
+//! packets -> [drop-oldest queue] -> stt thread: Opus decode (loss concealed), speech-to-text
+//!   -> original captions; captions -> [queue] -> translate thread: one translation session
+//!      per caption language -> translated captions; finals -> [queue] -> speak thread: one
+//!      text-to-speech session per speech language -> 48 kHz Opus packets
+//! ```
+//!
+//! Only the audio queue drops (the oldest packets, counted): text is small and every caption
+//! matters. Media time is the speaker's: the samples decoded so far, concealed losses included.
+//! When packets stop (the speaker muted or went quiet without DTX), silence is fed in after
+//! [`PipelineOptions::idle_flush`] so the utterance in progress becomes final.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use dragoman_core::engine::{
+    CaptionText, SpeechToText, SttEvent, SttOptions, TextToSpeech, TranslationOptions,
+    TranslationSession, Translator, TtsEvent, TtsOptions, TtsSession,
+};
+use dragoman_core::resample::StreamResampler;
+use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
+
+use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
+use crate::queue::{DropOldestSender, drop_oldest};
+
+/// The engines a pipeline runs. Models are shared (`Arc`): one copy serves every room; each
+/// track gets its own sessions.
+#[derive(Clone)]
+pub struct Engines {
+    /// Speech-to-text.
+    pub stt: Arc<dyn SpeechToText>,
+    /// Caption translation.
+    pub translator: Arc<dyn Translator>,
+    /// Text-to-speech.
+    pub tts: Arc<dyn TextToSpeech>,
+}
+
+impl std::fmt::Debug for Engines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Engines")
+    }
+}
+
+/// What the listeners of a track want from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Languages to caption in (the spoken language needs no translation).
+    pub captions: BTreeSet<Lang>,
+    /// Languages to speak the translation in.
+    pub speech: BTreeSet<Lang>,
+}
+
+/// Runtime options of a pipeline.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PipelineOptions {
+    /// The speaker's language. Defaults to `None`: detected per utterance (then only finals
+    /// are translated, once their language is known).
+    pub spoken: Option<Lang>,
+    /// Packets the audio queue holds before dropping the oldest. Defaults to 100 (2 s of
+    /// 20 ms packets).
+    pub audio_queue: usize,
+    /// Silence fed in once no packet came for this long. Defaults to 300 ms.
+    pub idle_flush: Duration,
+    /// The most silence fed in per pause. Defaults to 2 s (enough to end an utterance).
+    pub max_idle_fill: Duration,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            spoken: None,
+            audio_queue: 100,
+            idle_flush: Duration::from_millis(300),
+            max_idle_fill: Duration::from_secs(2),
+        }
+    }
+}
+
+/// One RTP packet's Opus payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpusPacket {
+    /// The RTP sequence number (gaps are concealed).
+    pub sequence: u16,
+    /// The Opus frame.
+    pub payload: Vec<u8>,
+}
+
+/// A caption of the track: what was said, or its translation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackCaption {
+    /// The utterance, numbered from 0.
+    pub caption_id: u64,
+    /// The update of this caption in this language, from 0.
+    pub revision: u32,
+    /// The caption's language (`None` for an original partial whose language is not detected
+    /// yet).
+    pub lang: Option<Lang>,
+    /// The spoken language, when known.
+    pub source_lang: Option<Lang>,
+    /// The text.
+    pub text: String,
+    /// Whether this is the caption's last revision in this language.
+    pub is_final: bool,
+    /// Where the utterance starts in the speaker's audio.
+    pub start: StreamTime,
+    /// Where it ends (finals of the original).
+    pub end: Option<StreamTime>,
+}
+
+impl TrackCaption {
+    /// Whether this is a translation.
+    pub fn is_translation(&self) -> bool {
+        self.lang != self.source_lang
+    }
+}
+
+/// What a pipeline reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum PipelineEvent {
+    /// A caption, original or translated.
+    Caption(TrackCaption),
+    /// 20 ms of translated speech in `lang`, Opus at 48 kHz.
+    Speech {
+        /// Its language.
+        lang: Lang,
+        /// The Opus packet.
+        packet: Vec<u8>,
+        /// Whether it is the last packet of an utterance (the writer may pause after it).
+        last: bool,
+    },
+    /// A stage failed on some input and went on with the next.
+    Error {
+        /// Which stage.
+        stage: &'static str,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// Where a pipeline's events go. Called from the worker threads: it must not block long.
+pub type EventSink = Arc<dyn Fn(PipelineEvent) + Send + Sync>;
+
+/// The pipeline of one track; its threads stop when it is dropped (after finishing the
+/// utterance in progress).
+pub struct TrackPipeline {
+    packets: Option<DropOldestSender<OpusPacket>>,
+    targets: Arc<Mutex<Targets>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TrackPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackPipeline")
+            .field("targets", &self.targets())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+/// Text passed from the stt thread to the translate thread.
+struct SourceCaption {
+    caption: CaptionText,
+    lang: Option<Lang>,
+}
+
+/// Bound of the text queues between threads (captions are small; a full queue waits).
+const TEXT_QUEUE: usize = 256;
+
+impl TrackPipeline {
+    /// Starts the pipeline's threads (named after `name`); events go to `sink`.
+    pub fn start(
+        name: &str,
+        engines: &Engines,
+        options: PipelineOptions,
+        targets: Targets,
+        sink: EventSink,
+    ) -> Result<Self> {
+        let mut stt_options = SttOptions::default();
+        stt_options.language = options.spoken;
+        let stt = engines.stt.new_session(&stt_options)?;
+        let (packet_tx, packet_rx) = drop_oldest::<OpusPacket>(options.audio_queue);
+        let (text_tx, text_rx) = crossbeam_channel::bounded::<SourceCaption>(TEXT_QUEUE);
+        let (speech_tx, speech_rx) = crossbeam_channel::bounded::<(Lang, String)>(TEXT_QUEUE);
+        let targets = Arc::new(Mutex::new(targets));
+        let spawn = |stage: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(format!("{name}-{stage}"))
+                .spawn(body)
+                .map_err(|e| Error::io(format!("starting the {stage} thread of {name}"), e))
+        };
+        let mut threads = Vec::with_capacity(3);
+        {
+            let sink = sink.clone();
+            let mut stage = SttStage::new(stt, options.clone(), sink, text_tx)?;
+            threads.push(spawn(
+                "stt",
+                Box::new(move || stage.run(&packet_rx, &options)),
+            )?);
+        }
+        {
+            let mut stage = TranslateStage {
+                translator: engines.translator.clone(),
+                targets: targets.clone(),
+                sessions: HashMap::new(),
+                refused: HashSet::new(),
+                sink: sink.clone(),
+                speech: speech_tx,
+            };
+            threads.push(spawn("translate", Box::new(move || stage.run(&text_rx)))?);
+        }
+        {
+            let mut stage = SpeakStage {
+                tts: engines.tts.clone(),
+                voices: HashMap::new(),
+                refused: HashSet::new(),
+                sink,
+            };
+            threads.push(spawn("speak", Box::new(move || stage.run(&speech_rx)))?);
+        }
+        Ok(Self {
+            packets: Some(packet_tx),
+            targets,
+            threads,
+        })
+    }
+
+    /// Queues one packet; when the queue is full the oldest is dropped.
+    pub fn push(&self, packet: OpusPacket) {
+        if let Some(packets) = &self.packets {
+            // A gone receiver means the stt thread ended; its error was reported.
+            let _ = packets.push(packet);
+        }
+    }
+
+    /// Packets dropped because the pipeline fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.packets.as_ref().map_or(0, DropOldestSender::dropped)
+    }
+
+    /// What the listeners want now.
+    pub fn targets(&self) -> Targets {
+        self.targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes what the listeners want (from the next caption on).
+    pub fn set_targets(&self, targets: Targets) {
+        *self.targets.lock().unwrap_or_else(PoisonError::into_inner) = targets;
+    }
+
+    /// Ends the input, lets every stage finish what it has, and waits for the threads.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.packets = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for TrackPipeline {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Decoding and speech-to-text.
+struct SttStage {
+    session: Box<dyn dragoman_core::engine::SttSession>,
+    decoder: OpusDecoder,
+    /// The next expected sequence number.
+    expected: Option<u16>,
+    /// Samples decoded so far: the speaker's media time.
+    position: u64,
+    caption_id: u64,
+    revision: u32,
+    sink: EventSink,
+    text: Sender<SourceCaption>,
+    spoken: Option<Lang>,
+}
+
+/// The longest gap concealed; a longer one (a reconnect, a sequence reset) restarts the
+/// timeline at the new packet without inventing seconds of audio.
+const MAX_CONCEALED: u16 = 10;
+
+impl SttStage {
+    fn new(
+        session: Box<dyn dragoman_core::engine::SttSession>,
+        options: PipelineOptions,
+        sink: EventSink,
+        text: Sender<SourceCaption>,
+    ) -> Result<Self> {
+        Ok(Self {
+            session,
+            decoder: OpusDecoder::new()?,
+            expected: None,
+            position: 0,
+            caption_id: 0,
+            revision: 0,
+            sink,
+            text,
+            spoken: options.spoken,
+        })
+    }
+
+    fn run(
+        &mut self,
+        packets: &crate::queue::DropOldestReceiver<OpusPacket>,
+        options: &PipelineOptions,
+    ) {
+        let rate = opus_rate();
+        let mut idle_filled = Duration::ZERO;
+        loop {
+            match packets.recv_timeout(options.idle_flush) {
+                Ok(Some(packet)) => {
+                    idle_filled = Duration::ZERO;
+                    let result = match self.decode(&packet) {
+                        Ok(audio) => self.push(audio),
+                        Err(e) => Err(e),
+                    };
+                    self.report(result, "stt");
+                }
+                Ok(None) if idle_filled < options.max_idle_fill => {
+                    idle_filled += options.idle_flush;
+                    let silence = vec![0.0; rate.samples_in(options.idle_flush) as usize];
+                    let pushed = self.push(silence);
+                    self.report(pushed, "stt");
+                }
+                Ok(None) => {}
+                Err(_) => break,
+            }
+        }
+        let finished = self.session.finish().and_then(|()| self.drain());
+        self.report(finished, "stt");
+    }
+
+    /// The audio of `packet`, preceded by concealment for packets lost before it.
+    fn decode(&mut self, packet: &OpusPacket) -> Result<Vec<f32>> {
+        let gap = self
+            .expected
+            .map_or(0, |expected| packet.sequence.wrapping_sub(expected));
+        // Behind what was played (reordered late, or a duplicate): too late to use.
+        if gap > u16::MAX / 2 {
+            return Ok(Vec::new());
+        }
+        self.expected = Some(packet.sequence.wrapping_add(1));
+        let mut audio = if (1..=MAX_CONCEALED).contains(&gap) {
+            self.decoder.conceal(usize::from(gap))?
+        } else {
+            Vec::new()
+        };
+        audio.extend(self.decoder.decode(&packet.payload)?);
+        Ok(audio)
+    }
+
+    fn push(&mut self, audio: Vec<f32>) -> Result<()> {
+        if audio.is_empty() {
+            return Ok(());
+        }
+        let start = StreamTime::from_samples(self.position, opus_rate());
+        self.position += audio.len() as u64;
+        self.session.push_audio(&AudioChunk::new(start, audio))?;
+        self.drain()
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        while let Some(event) = self.session.poll_event() {
+            let (caption, lang, end) = match event {
+                SttEvent::Partial {
+                    text,
+                    stable_prefix_len,
+                    start,
+                } => (
+                    CaptionText {
+                        caption_id: self.caption_id,
+                        text,
+                        stable_prefix_len,
+                        is_final: false,
+                        start,
+                    },
+                    self.spoken,
+                    None,
+                ),
+                SttEvent::Final {
+                    text,
+                    start,
+                    end,
+                    lang,
+                    ..
+                } => (
+                    CaptionText {
+                        caption_id: self.caption_id,
+                        stable_prefix_len: text.len(),
+                        text,
+                        is_final: true,
+                        start,
+                    },
+                    Some(lang),
+                    Some(end),
+                ),
+                _ => continue,
+            };
+            (self.sink)(PipelineEvent::Caption(TrackCaption {
+                caption_id: caption.caption_id,
+                revision: self.revision,
+                lang,
+                source_lang: lang,
+                text: caption.text.clone(),
+                is_final: caption.is_final,
+                start: caption.start,
+                end,
+            }));
+            if caption.is_final {
+                self.caption_id += 1;
+                self.revision = 0;
+            } else {
+                self.revision += 1;
+            }
+            if self.text.send(SourceCaption { caption, lang }).is_err() {
+                return Err(Error::Internal("the translate thread stopped".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, result: Result<()>, stage: &'static str) {
+        if let Err(e) = result {
+            (self.sink)(PipelineEvent::Error {
+                stage,
+                message: e.to_string(),
+            });
+        }
+    }
+}
+
+fn opus_rate() -> SampleRate {
+    // 48 kHz is a valid rate; `new` only refuses zero.
+    SampleRate::new(OPUS_RATE).unwrap_or(SampleRate::HZ_16000)
+}
+
+/// Caption translation, one session per (spoken, caption) language pair.
+struct TranslateStage {
+    translator: Arc<dyn Translator>,
+    targets: Arc<Mutex<Targets>>,
+    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
+    /// Pairs the translator refused (reported once).
+    refused: HashSet<(Lang, Lang)>,
+    sink: EventSink,
+    speech: Sender<(Lang, String)>,
+}
+
+impl TranslateStage {
+    fn run(&mut self, captions: &Receiver<SourceCaption>) {
+        while let Ok(source) = captions.recv() {
+            let Some(from) = source.lang else { continue };
+            let targets = self
+                .targets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            // Speech needs the translated final even where nobody reads that language.
+            let langs: BTreeSet<Lang> = targets
+                .captions
+                .union(&targets.speech)
+                .copied()
+                .filter(|&to| to != from)
+                .collect();
+            for to in langs {
+                if let Err(e) = self.translate(&source.caption, from, to, &targets) {
+                    (self.sink)(PipelineEvent::Error {
+                        stage: "translate",
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn translate(
+        &mut self,
+        caption: &CaptionText,
+        from: Lang,
+        to: Lang,
+        targets: &Targets,
+    ) -> Result<()> {
+        if self.refused.contains(&(from, to)) {
+            return Ok(());
+        }
+        let session = match self.sessions.entry((from, to)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match self
+                    .translator
+                    .new_session(&TranslationOptions::new(from, to))
+                {
+                    Ok(session) => e.insert(session),
+                    Err(err) => {
+                        self.refused.insert((from, to));
+                        return Err(err);
+                    }
+                }
+            }
+        };
+        session.push_text(caption)?;
+        while let Some(event) = session.poll_event() {
+            if event.is_final && targets.speech.contains(&to) {
+                self.speech
+                    .send((to, event.text.clone()))
+                    .map_err(|_| Error::Internal("the speak thread stopped".into()))?;
+            }
+            if targets.captions.contains(&to) {
+                (self.sink)(PipelineEvent::Caption(TrackCaption {
+                    caption_id: event.caption_id,
+                    revision: event.revision,
+                    lang: Some(to),
+                    source_lang: Some(from),
+                    text: event.text,
+                    is_final: event.is_final,
+                    start: caption.start,
+                    end: None,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Text-to-speech and Opus encoding, one voice session per language.
+struct SpeakStage {
+    tts: Arc<dyn TextToSpeech>,
+    voices: HashMap<Lang, Box<dyn TtsSession>>,
+    refused: HashSet<Lang>,
+    sink: EventSink,
+}
+
+impl SpeakStage {
+    fn run(&mut self, texts: &Receiver<(Lang, String)>) {
+        while let Ok((lang, text)) = texts.recv() {
+            if let Err(e) = self.speak(lang, &text) {
+                (self.sink)(PipelineEvent::Error {
+                    stage: "speak",
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    fn speak(&mut self, lang: Lang, text: &str) -> Result<()> {
+        if self.refused.contains(&lang) {
+            return Ok(());
+        }
+        let session = match self.voices.entry(lang) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match self.tts.new_session(&TtsOptions::new(lang)) {
+                    Ok(session) => e.insert(session),
+                    Err(err) => {
+                        self.refused.insert(lang);
+                        return Err(err);
+                    }
+                }
+            }
+        };
+        session.push_text(text)?;
+        session.finish()?;
+        let mut encoder = OpusEncoder::new()?;
+        let mut resampler: Option<StreamResampler> = None;
+        let mut packets = Vec::new();
+        while let Some(event) = session.poll_event() {
+            let TtsEvent::Audio(chunk) = event else {
+                continue;
+            };
+            let to_48k = match &mut resampler {
+                Some(r) => r,
+                None => resampler.insert(StreamResampler::new(chunk.rate(), opus_rate())?),
+            };
+            let audio = to_48k.push(&chunk.samples)?;
+            packets.extend(encoder.encode(&audio)?);
+        }
+        if let Some(mut r) = resampler {
+            packets.extend(encoder.encode(&r.finish()?)?);
+        }
+        packets.extend(encoder.flush()?);
+        let count = packets.len();
+        for (i, packet) in packets.into_iter().enumerate() {
+            (self.sink)(PipelineEvent::Speech {
+                lang,
+                packet,
+                last: i + 1 == count,
+            });
+        }
+        Ok(())
+    }
+}

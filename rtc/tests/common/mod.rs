@@ -1,0 +1,152 @@
+//! What the room tests share: the real engines (Whisper base with Silero VAD, the offline
+//! Gemma 3 270M translator, espeak-ng voices plus the Piper English voice), real English
+//! recordings with their reference transcripts, Opus packets of them, and Whisper listening to
+//! translated speech.
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)] // each test uses some
+
+#[path = "../../../stt/tests/common/mod.rs"]
+mod speech;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use candle_core::Device;
+use dragoman_core::decode::load_audio;
+use dragoman_core::engine::{SpeechToText, TextToSpeech, Translator};
+use dragoman_core::store::{ModelStore, PullOptions};
+use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
+use dragoman_rtc::codec::{OpusDecoder, OpusEncoder};
+use dragoman_rtc::pipeline::{Engines, OpusPacket};
+use dragoman_stt::stream::{StreamOptions, WhisperStt};
+use dragoman_stt::vad::SileroVad;
+use dragoman_stt::whisper::transcribe::file_vad_options;
+use dragoman_stt::whisper::{DecodeOptions, WhisperModel};
+use dragoman_translate::engine::TranslationEngine;
+use dragoman_translate::models;
+use dragoman_tts::engine::SpeechEngine;
+use dragoman_tts::piper::PiperVoice;
+
+pub(crate) use speech::{LIBRIVOX, librivox};
+
+/// The translation model reachable here (the Hub's seq2seq models are not): a 270M base LLM,
+/// weak out of English. Tests hold its output to "a non-empty translation for every final".
+pub(crate) const TRANSLATION_MODEL: &str = "gemma3-270m-q4km";
+const PIPER_VOICE: &str = "piper-en_US-joe-medium";
+
+fn store() -> (ModelStore, PullOptions) {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
+    let mut options = PullOptions::default();
+    options.hub = false;
+    (ModelStore::new(root), options)
+}
+
+/// Whisper base and Silero VAD, loaded once per test binary.
+pub(crate) fn whisper() -> &'static (WhisperModel, SileroVad) {
+    static MODELS: OnceLock<(WhisperModel, SileroVad)> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let whisper = WhisperModel::load(&speech::model("whisper-base"), &Device::Cpu).unwrap();
+        let vad = SileroVad::load_cpu(&speech::model("silero-vad")).unwrap();
+        (whisper, vad)
+    })
+}
+
+/// The engines of a room, loaded once per test binary.
+pub(crate) fn engines() -> Engines {
+    static ENGINES: OnceLock<Engines> = OnceLock::new();
+    ENGINES
+        .get_or_init(|| {
+            let (whisper, vad) = whisper().clone();
+            let stt: Arc<dyn SpeechToText> =
+                Arc::new(WhisperStt::new(whisper, vad, StreamOptions::default()));
+            let (store, options) = store();
+            for id in [TRANSLATION_MODEL, PIPER_VOICE] {
+                store.pull(id, &options, &()).expect("pull model");
+            }
+            let translator: Arc<dyn Translator> = Arc::new(TranslationEngine::new(vec![
+                models::load(&store, TRANSLATION_MODEL, None, &Device::Cpu).unwrap(),
+            ]));
+            let mut tts = SpeechEngine::new().expect("espeak-ng is installed");
+            let piper = PiperVoice::load(
+                &store.source(PIPER_VOICE).unwrap(),
+                PIPER_VOICE,
+                "en_US-joe-medium.onnx.json",
+                "model.safetensors",
+                tts.espeak(),
+                &Device::Cpu,
+            )
+            .unwrap();
+            tts.add_voice(Arc::new(piper));
+            let tts: Arc<dyn TextToSpeech> = Arc::new(tts);
+            Engines {
+                stt,
+                translator,
+                tts,
+            }
+        })
+        .clone()
+}
+
+/// LibriVox clips back to back at 48 kHz with `gap` seconds of silence around each, their
+/// reference transcripts, and where (seconds) each clip's speech ends.
+pub(crate) fn recording(clips: usize, gap: f64) -> (Vec<f32>, Vec<String>, Vec<f64>) {
+    let dir = librivox();
+    let rate = SampleRate::new(48_000).unwrap();
+    let silence = vec![0f32; (gap * 48_000.0) as usize];
+    let (mut audio, mut references, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    for clip in &LIBRIVOX[..clips] {
+        audio.extend_from_slice(&silence);
+        audio.extend(
+            load_audio(dir.join(format!("{clip}.wav")), rate)
+                .unwrap()
+                .samples,
+        );
+        ends.push(audio.len() as f64 / 48_000.0);
+        references.push(std::fs::read_to_string(dir.join(format!("{clip}.txt"))).unwrap());
+    }
+    audio.extend_from_slice(&silence);
+    (audio, references, ends)
+}
+
+/// `audio` (48 kHz mono) as 20 ms Opus packets with sequence numbers from `first`.
+pub(crate) fn opus_packets(audio: &[f32], first: u16) -> Vec<OpusPacket> {
+    let mut encoder = OpusEncoder::new().unwrap();
+    let mut packets = encoder.encode(audio).unwrap();
+    packets.extend(encoder.flush().unwrap());
+    packets
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| OpusPacket {
+            sequence: first.wrapping_add(i as u16),
+            payload,
+        })
+        .collect()
+}
+
+/// Opus packets decoded to 48 kHz mono.
+pub(crate) fn decode_packets(packets: &[Vec<u8>]) -> Vec<f32> {
+    let mut decoder = OpusDecoder::new().unwrap();
+    packets
+        .iter()
+        .flat_map(|p| decoder.decode(p).unwrap())
+        .collect()
+}
+
+/// What Whisper base hears in 48 kHz mono `audio` spoken in `lang`.
+pub(crate) fn hear(audio: &[f32], lang: Lang) -> String {
+    let (whisper, vad) = whisper();
+    let audio = dragoman_core::resample::resample(
+        audio,
+        SampleRate::new(48_000).unwrap(),
+        SampleRate::HZ_16000,
+    )
+    .unwrap();
+    let chunk = AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), audio);
+    let mut options = DecodeOptions::default();
+    options.language = Some(lang);
+    whisper
+        .decoder()
+        .transcribe_speech(&chunk, vad, &file_vad_options(), &options)
+        .unwrap()
+        .text
+}

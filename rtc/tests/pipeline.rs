@@ -1,0 +1,134 @@
+//! One speaker's pipeline with the real engines, no network: real English recordings as Opus
+//! packets in; original captions, German captions and German speech out.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{decode_packets, engines, hear, opus_packets, recording};
+use dragoman_core::Lang;
+use dragoman_rtc::pipeline::{
+    PipelineEvent, PipelineOptions, Targets, TrackCaption, TrackPipeline,
+};
+use dragoman_stt::eval::{char_errors, normalize_words, word_errors};
+
+/// Runs the pipeline over `packets` (a large queue: the test feeds faster than real time) and
+/// returns its events.
+fn run(packets: Vec<dragoman_rtc::pipeline::OpusPacket>, targets: Targets) -> Vec<PipelineEvent> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = events.clone();
+        Arc::new(move |e| events.lock().unwrap().push(e))
+    };
+    let mut options = PipelineOptions::default();
+    options.spoken = Some(Lang::EN);
+    options.audio_queue = 100_000;
+    let pipeline = TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
+    for packet in packets {
+        pipeline.push(packet);
+    }
+    assert_eq!(pipeline.dropped(), 0);
+    pipeline.finish();
+    Arc::try_unwrap(events).unwrap().into_inner().unwrap()
+}
+
+fn finals(events: &[PipelineEvent], lang: Lang) -> Vec<TrackCaption> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::Caption(c) if c.is_final && c.lang == Some(lang) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn captions_translations_and_speech_come_out_of_opus_packets() {
+    let (audio, references, _) = recording(2, 0.8);
+    let targets = Targets {
+        captions: [Lang::EN, Lang::DE].into(),
+        speech: [Lang::DE].into(),
+    };
+    let events = run(opus_packets(&audio, 65_500), targets);
+    let errors: Vec<&PipelineEvent> = events
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::Error { .. }))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // What was said: as good as Whisper base offline on these clips (the stt tests hold it to
+    // the same bound).
+    let original = finals(&events, Lang::EN);
+    let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, words) = word_errors(
+        &normalize_words(&references.join(" ")),
+        &normalize_words(&heard.join(" ")),
+    );
+    eprintln!("original: WER {wrong}/{words} | {}", heard.join(" | "));
+    assert!(wrong * 10 <= words, "WER {wrong}/{words}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::Caption(c) if !c.is_final)),
+        "partial captions come before the finals"
+    );
+
+    // Every final is translated (the reachable model is weak: the test checks that a
+    // translation comes, not its quality).
+    let german = finals(&events, Lang::DE);
+    assert_eq!(german.len(), original.len());
+    for (de, en) in german.iter().zip(&original) {
+        assert_eq!(de.caption_id, en.caption_id);
+        assert!(
+            !de.text.trim().is_empty(),
+            "empty translation of {:?}",
+            en.text
+        );
+        eprintln!("  [{}] {} -> {}", en.caption_id, en.text, de.text);
+    }
+
+    // The German speech says the German captions (espeak-ng's German, heard by Whisper base).
+    let speech: Vec<Vec<u8>> = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::Speech { lang, packet, .. } if *lang == Lang::DE => Some(packet.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!speech.is_empty());
+    let spoken = hear(&decode_packets(&speech), Lang::DE);
+    let said: Vec<&str> = german.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, chars) = char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
+    eprintln!("german speech: CER {wrong}/{chars} | {spoken}");
+    assert!(wrong * 2 <= chars, "CER {wrong}/{chars}");
+}
+
+#[test]
+fn lost_packets_are_concealed_and_captions_still_come() {
+    let (audio, references, _) = recording(1, 0.8);
+    let mut packets = opus_packets(&audio, 0);
+    // 5% loss, spread out.
+    packets.retain(|p| p.sequence % 20 != 7);
+    let targets = Targets {
+        captions: [Lang::EN].into(),
+        speech: Default::default(),
+    };
+    let events = run(packets, targets);
+    let original = finals(&events, Lang::EN);
+    let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, words) = word_errors(
+        &normalize_words(&references.join(" ")),
+        &normalize_words(&heard.join(" ")),
+    );
+    eprintln!("5% loss: WER {wrong}/{words} | {}", heard.join(" | "));
+    assert!(wrong * 5 <= words, "WER {wrong}/{words}");
+    // The media timeline kept its length: the last final ends near the recording's end.
+    let end = original.last().unwrap().end.unwrap().as_secs_f64();
+    let length = audio.len() as f64 / 48_000.0;
+    assert!(
+        end <= length + 0.1 && end > length - 2.0,
+        "ends at {end} of {length}"
+    );
+}
