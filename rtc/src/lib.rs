@@ -8,9 +8,11 @@
 //! - [`queue`]: the bounded drop-oldest queue of the media path.
 //! - [`pipeline`]: one published audio track's captions, translations and translated speech,
 //!   on worker threads.
+//! - [`audience`]: who wants which languages from whom.
 
 pub use dragoman_core as core;
 
+pub mod audience;
 pub mod codec;
 pub mod pipeline;
 pub mod protocol;

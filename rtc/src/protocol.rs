@@ -30,12 +30,13 @@ pub enum ClientMessage {
         #[serde(default)]
         languages: Languages,
     },
-    /// An SDP offer (the participant publishes or renegotiates).
+    /// An SDP offer for the publisher connection (the participant publishes or changes
+    /// what it publishes).
     Offer {
         /// The session description.
         sdp: String,
     },
-    /// An SDP answer to the room's offer.
+    /// An SDP answer to the room's offer for the subscriber connection.
     Answer {
         /// The session description.
         sdp: String,
@@ -69,10 +70,26 @@ pub struct Languages {
     pub audio: Option<String>,
 }
 
+/// Which of a participant's two peer connections a message is about (as LiveKit does it):
+/// the participant offers on its publisher connection (what it sends), the room offers on the
+/// subscriber connection (what it receives), so the two sides never offer at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerRole {
+    /// The connection the participant publishes on. The default.
+    #[default]
+    Publisher,
+    /// The connection the participant receives the others (and captions) on.
+    Subscriber,
+}
+
 /// An ICE candidate as the browser API gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IceCandidate {
+    /// The peer connection it belongs to.
+    #[serde(default)]
+    pub target: PeerRole,
     /// The candidate line (`candidate:...`), empty for end-of-candidates.
     pub candidate: String,
     /// The media section id it belongs to.
@@ -99,12 +116,12 @@ pub enum ServerMessage {
         /// [`PROTOCOL_VERSION`].
         protocol: u32,
     },
-    /// An SDP offer from the room (new tracks to subscribe to).
+    /// An SDP offer for the subscriber connection (the tracks to receive changed).
     Offer {
         /// The session description.
         sdp: String,
     },
-    /// The room's answer to the participant's offer.
+    /// The room's answer to the participant's publisher offer.
     Answer {
         /// The session description.
         sdp: String,
