@@ -14,6 +14,7 @@ pub use dragoman_core as core;
 
 pub mod audience;
 pub mod codec;
+pub mod peer;
 pub mod pipeline;
 pub mod protocol;
 pub mod queue;
