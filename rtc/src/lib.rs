@@ -18,3 +18,4 @@ pub mod peer;
 pub mod pipeline;
 pub mod protocol;
 pub mod queue;
+pub mod room;
