@@ -13,6 +13,7 @@
 pub use dragoman_core as core;
 
 pub mod audience;
+pub mod client;
 pub mod codec;
 pub mod peer;
 pub mod pipeline;

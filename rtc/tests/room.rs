@@ -1,0 +1,247 @@
+//! The room over real loopback WebRTC with the real engines: headless participants built on
+//! the `webrtc` crate join, A speaks English (a LibriVox recording, as Opus RTP paced like a
+//! microphone) and sends VP8 video; B reads and hears Vietnamese, C German.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{decode_packets, engines, hear, recording};
+use dragoman_core::Lang;
+use dragoman_rtc::client::{Client, ClientEvent, ClientOptions, local_signaling};
+use dragoman_rtc::codec::OpusEncoder;
+use dragoman_rtc::protocol::{Caption, ErrorCode, Languages, ProtocolError, ServerMessage};
+use dragoman_rtc::room::{Identity, Room, RoomOptions};
+use dragoman_stt::eval::{char_errors, normalize_words, word_errors};
+use tokio::sync::mpsc;
+
+/// Tokens are the participant ids; anything else is refused.
+fn room() -> Room {
+    let authorize = |token: &str, _room: &str| {
+        if ["a", "b", "c"].contains(&token) {
+            Ok(Identity {
+                id: Some(token.to_string()),
+                name: Some(token.to_uppercase()),
+                can_publish: true,
+                can_subscribe: true,
+            })
+        } else {
+            Err(ProtocolError::new(ErrorCode::Unauthorized, "unknown token"))
+        }
+    };
+    Room::new(RoomOptions::new("test"), engines(), Arc::new(authorize))
+}
+
+fn languages(spoken: &str, captions: &str, audio: Option<&str>) -> Languages {
+    Languages {
+        spoken: Some(spoken.into()),
+        captions: Some(captions.into()),
+        audio: audio.map(Into::into),
+    }
+}
+
+async fn join(room: &Room, token: &str, languages: Languages, publish: bool) -> (Client, mpsc::Receiver<ClientEvent>) {
+    let mut options = ClientOptions::default();
+    options.token = token.into();
+    options.languages = languages;
+    options.audio = publish;
+    options.video = publish;
+    Client::join(local_signaling(room), options).await.unwrap()
+}
+
+/// Everything a listener received.
+#[derive(Default, Debug)]
+struct Received {
+    captions: Vec<Caption>,
+    /// `(from, track id, payload, marker)` in arrival order.
+    packets: Vec<(String, String, Bytes, bool)>,
+}
+
+fn collect(mut events: mpsc::Receiver<ClientEvent>) -> Arc<std::sync::Mutex<Received>> {
+    let received = Arc::new(std::sync::Mutex::new(Received::default()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let mut r = sink.lock().unwrap();
+            match event {
+                ClientEvent::Caption(c) => r.captions.push(c),
+                ClientEvent::Packet { from, track_id, packet } => {
+                    r.packets
+                        .push((from, track_id, packet.payload, packet.header.marker));
+                }
+                _ => {}
+            }
+        }
+    });
+    received
+}
+
+fn finals(r: &Received, lang: &str) -> Vec<Caption> {
+    r.captions
+        .iter()
+        .filter(|c| c.is_final && c.lang == lang && c.speaker == "a")
+        .cloned()
+        .collect()
+}
+
+/// A synthetic VP8 frame: `n` packets with a payload descriptor (start bit on the first) and
+/// bytes derived from the frame and packet number, so the receiver can check them.
+fn video_frame(frame: u32) -> Vec<Bytes> {
+    (0..3u8)
+        .map(|p| {
+            let mut payload = vec![if p == 0 { 0x10 } else { 0x00 }];
+            payload.extend((0..200u32).map(|i| (frame * 7 + u32::from(p) * 13 + i) as u8));
+            Bytes::from(payload)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_participants_get_captions_translations_speech_and_video() {
+    let room = room();
+    let (a, a_events) = join(&room, "a", languages("en", "en", None), true).await;
+    let (_b, b_events) = join(&room, "b", languages("vi", "vi", Some("vi")), false).await;
+    let (_c, c_events) = join(&room, "c", languages("de", "de", Some("de")), false).await;
+    let (a_got, b_got, c_got) = (collect(a_events), collect(b_events), collect(c_events));
+    a.published(Duration::from_secs(10)).await.unwrap();
+    // Let the subscriber connections come up before media flows.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (audio, references, _) = recording(2, 1.0);
+    let mut encoder = OpusEncoder::new().unwrap();
+    let mut packets = encoder.encode(&audio).unwrap();
+    packets.extend(encoder.flush().unwrap());
+    let frames = 40u32;
+    let video = async {
+        for frame in 0..frames {
+            a.send_video_frame(&video_frame(frame), frame * 3000).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(33)).await;
+        }
+    };
+    let speech = a.send_audio(&packets, true, |_| {});
+    let (sent, ()) = tokio::join!(speech, video);
+    sent.unwrap();
+
+    // Wait for every final to be translated for both listeners (the models are slow).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let done = {
+            let (a, b, c) = (a_got.lock().unwrap(), b_got.lock().unwrap(), c_got.lock().unwrap());
+            let n = finals(&a, "en").len();
+            n >= references.len()
+                && finals(&b, "vi").len() >= n
+                && finals(&c, "de").len() >= n
+        };
+        if done || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The last translated speech plays out in real time.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let stats = room.stats();
+    eprintln!("room stats: {stats:?}");
+    assert_eq!(stats.participants, 3);
+    assert_eq!(stats.pipeline_drops, 0);
+
+    let (a_got, b_got, c_got) = (a_got.lock().unwrap(), b_got.lock().unwrap(), c_got.lock().unwrap());
+    // A's own words, as A reads them.
+    let original = finals(&a_got, "en");
+    let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, words) = word_errors(
+        &normalize_words(&references.join(" ")),
+        &normalize_words(&heard.join(" ")),
+    );
+    eprintln!("A's captions: WER {wrong}/{words} | {}", heard.join(" | "));
+    assert!(wrong * 10 <= words, "WER {wrong}/{words}");
+    assert!(a_got.captions.iter().all(|c| c.lang == "en"), "A gets no translations of itself");
+
+    for (got, lang, code, max_cer) in [(&b_got, Lang::VI, "vi", 0.8), (&c_got, Lang::DE, "de", 0.5)] {
+        let translated = finals(got, code);
+        assert!(translated.len() >= original.len(), "{code}: {translated:?}");
+        for t in &translated {
+            assert_eq!(t.source_lang, "en");
+            assert!(!t.text.trim().is_empty());
+            eprintln!("  {code} [{}] {}", t.caption_id, t.text);
+        }
+        // The originals come too, and no other language.
+        assert!(got.captions.iter().all(|c| c.lang == code || c.lang == "en"));
+        // The translated voice says the translated captions.
+        let track = format!("speech-{code}");
+        let speech: Vec<Vec<u8>> = got
+            .packets
+            .iter()
+            .filter(|(from, id, _, _)| from == "a" && *id == track)
+            .map(|(_, _, p, _)| p.to_vec())
+            .collect();
+        assert!(!speech.is_empty(), "no {track} packets");
+        let spoken = hear(&decode_packets(&speech), lang);
+        let said: Vec<&str> = translated.iter().map(|c| c.text.as_str()).collect();
+        let (wrong, chars) = char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
+        eprintln!("  {code} speech heard back: CER {wrong}/{chars} | {spoken}");
+        assert!((wrong as f64) <= max_cer * chars as f64, "{code}: CER {wrong}/{chars}");
+    }
+
+    // Video reaches B frame-intact: every packet, in order, bytes unchanged.
+    let sent: Vec<Bytes> = (0..frames).flat_map(video_frame).collect();
+    let got: Vec<Bytes> = b_got
+        .packets
+        .iter()
+        .filter(|(from, id, _, _)| from == "a" && id == "video")
+        .map(|(_, _, p, _)| p.clone())
+        .collect();
+    assert_eq!(got.len(), sent.len(), "video packets");
+    assert!(got == sent, "video payloads differ");
+    // Nobody receives their own tracks.
+    assert!(a_got.packets.iter().all(|(from, _, _, _)| from != "a"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_signaling_gets_an_error_and_the_connection_survives() {
+    let room = room();
+    let (mut connection, mut replies) = room.connect();
+    let mut next_error = async || match replies.recv().await {
+        Some(ServerMessage::Error { code, .. }) => code,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    connection.handle_raw(b"{not json").await;
+    assert_eq!(next_error().await, ErrorCode::MalformedMessage);
+    connection.handle_raw(br#"{"type":"offer","sdp":"v=0"}"#).await;
+    assert_eq!(next_error().await, ErrorCode::UnexpectedMessage);
+    connection.handle_raw(br#"{"type":"join","token":"forged"}"#).await;
+    assert_eq!(next_error().await, ErrorCode::Unauthorized);
+    connection
+        .handle_raw(br#"{"type":"join","token":"a","languages":{"captions":"xx-klingon"}}"#)
+        .await;
+    assert_eq!(next_error().await, ErrorCode::UnsupportedLanguage);
+    // Still usable: a good join works.
+    connection.handle_raw(br#"{"type":"join","token":"a"}"#).await;
+    assert!(matches!(replies.recv().await, Some(ServerMessage::Joined { .. })));
+    connection.handle_raw(br#"{"type":"answer","sdp":"garbage"}"#).await;
+    let code = loop {
+        match replies.recv().await {
+            Some(ServerMessage::Error { code, .. }) => break code,
+            Some(_) => {}
+            None => panic!("connection closed"),
+        }
+    };
+    assert_eq!(code, ErrorCode::BadSdp);
+    connection.handle_raw(br#"{"type":"ping","id":9}"#).await;
+    loop {
+        match replies.recv().await {
+            Some(ServerMessage::Pong { id }) => {
+                assert_eq!(id, 9);
+                break;
+            }
+            Some(_) => {}
+            None => panic!("connection closed"),
+        }
+    }
+    assert_eq!(room.participants().len(), 1);
+    connection.close().await;
+    assert!(room.participants().is_empty());
+}
