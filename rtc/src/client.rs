@@ -154,7 +154,9 @@ impl RtpWriter {
 }
 
 /// The in-memory signaling pair for a client in the same process as `room`.
-pub fn local_signaling(room: &Room) -> (mpsc::Sender<ClientMessage>, mpsc::Receiver<ServerMessage>) {
+pub fn local_signaling(
+    room: &Room,
+) -> (mpsc::Sender<ClientMessage>, mpsc::Receiver<ServerMessage>) {
     let (connection, from_room) = room.connect();
     let (to_room, mut rx) = mpsc::channel::<ClientMessage>(256);
     tokio::spawn(async move {
@@ -182,10 +184,22 @@ impl Client {
         let (publisher, publisher_events) = peer::connect(&options.network).await?;
         let (subscriber, subscriber_events) = peer::connect(&options.network).await?;
         let audio = options.audio.then(|| {
-            RtpWriter::new(RtpCodecKind::Audio, "audio", peer::opus_codec(), OPUS_PT, 0x0a0d_10)
+            RtpWriter::new(
+                RtpCodecKind::Audio,
+                "audio",
+                peer::opus_codec(),
+                OPUS_PT,
+                0x000a_0d10,
+            )
         });
         let video = options.video.then(|| {
-            RtpWriter::new(RtpCodecKind::Video, "video", peer::vp8_codec(), VP8_PT, 0x0b1d_e0)
+            RtpWriter::new(
+                RtpCodecKind::Video,
+                "video",
+                peer::vp8_codec(),
+                VP8_PT,
+                0x000b_1de0,
+            )
         });
         for writer in audio.iter().chain(&video) {
             publisher
@@ -223,7 +237,9 @@ impl Client {
             participant_id: participant_id.clone(),
         });
         let (up_tx, publisher_up) = watch::channel(false);
-        let early = Arc::new(Mutex::new(HashMap::<PeerRole, Vec<RTCIceCandidateInit>>::new()));
+        let early = Arc::new(Mutex::new(
+            HashMap::<PeerRole, Vec<RTCIceCandidateInit>>::new(),
+        ));
         let seen = Arc::new(Mutex::new(HashSet::new()));
         let mut tasks = vec![
             tokio::spawn(peer_loop(
@@ -353,11 +369,17 @@ impl Client {
     }
 }
 
+/// Caption revisions reported so far: `(speaker, caption id, language, revision)`.
+type Seen = Mutex<HashSet<(String, u64, String, u32)>>;
+
 /// Reports each caption revision once (it comes on the data channel and over signaling).
-fn first_time(seen: &Mutex<HashSet<(String, u64, String, u32)>>, c: &Caption) -> bool {
-    seen.lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert((c.speaker.clone(), c.caption_id, c.lang.clone(), c.revision))
+fn first_time(seen: &Seen, c: &Caption) -> bool {
+    seen.lock().unwrap_or_else(PoisonError::into_inner).insert((
+        c.speaker.clone(),
+        c.caption_id,
+        c.lang.clone(),
+        c.revision,
+    ))
 }
 
 async fn peer_loop(
@@ -366,7 +388,7 @@ async fn peer_loop(
     to_room: mpsc::Sender<ClientMessage>,
     out: mpsc::Sender<ClientEvent>,
     up: Option<watch::Sender<bool>>,
-    seen: Arc<Mutex<HashSet<(String, u64, String, u32)>>>,
+    seen: Arc<Seen>,
 ) {
     while let Some(event) = events.recv().await {
         match event {
@@ -413,7 +435,7 @@ async fn read_remote(track: Arc<dyn TrackRemote>, out: mpsc::Sender<ClientEvent>
 async fn read_captions(
     channel: Arc<dyn DataChannel>,
     out: mpsc::Sender<ClientEvent>,
-    seen: Arc<Mutex<HashSet<(String, u64, String, u32)>>>,
+    seen: Arc<Seen>,
 ) {
     while let Some(event) = channel.poll().await {
         if let DataChannelEvent::OnMessage(message) = event
@@ -434,7 +456,7 @@ async fn signaling_loop(
     subscriber: Arc<dyn PeerConnection>,
     out: mpsc::Sender<ClientEvent>,
     early: Arc<Mutex<HashMap<PeerRole, Vec<RTCIceCandidateInit>>>>,
-    seen: Arc<Mutex<HashSet<(String, u64, String, u32)>>>,
+    seen: Arc<Seen>,
     answered: watch::Sender<bool>,
 ) {
     let connection = |role: PeerRole| match role {
@@ -465,9 +487,14 @@ async fn signaling_loop(
                 }
                 flush(PeerRole::Subscriber).await;
                 if let Ok(answer) = subscriber.create_answer(None).await
-                    && subscriber.set_local_description(answer.clone()).await.is_ok()
+                    && subscriber
+                        .set_local_description(answer.clone())
+                        .await
+                        .is_ok()
                 {
-                    let _ = to_room.send(ClientMessage::Answer { sdp: answer.sdp }).await;
+                    let _ = to_room
+                        .send(ClientMessage::Answer { sdp: answer.sdp })
+                        .await;
                 }
             }
             ServerMessage::Answer { sdp } => {
@@ -497,10 +524,8 @@ async fn signaling_loop(
                         .push(init);
                 }
             }
-            ServerMessage::Caption(caption) => {
-                if first_time(&seen, &caption) {
-                    let _ = out.send(ClientEvent::Caption(caption)).await;
-                }
+            ServerMessage::Caption(caption) if first_time(&seen, &caption) => {
+                let _ = out.send(ClientEvent::Caption(caption)).await;
             }
             ServerMessage::ParticipantJoined(info) => {
                 let _ = out.send(ClientEvent::ParticipantJoined(info.id)).await;

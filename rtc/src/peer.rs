@@ -14,8 +14,12 @@ use std::time::{Duration, Instant};
 
 use dragoman_core::{Error, Result};
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Attribute, Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket};
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::interceptor::{
+    Attribute, Interceptor, Packet as InterceptorPacket, StreamInfo, TaggedPacket,
+};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{

@@ -151,7 +151,9 @@ pub struct Room {
 
 impl std::fmt::Debug for Room {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Room").field("name", &self.inner.options.name).finish()
+        f.debug_struct("Room")
+            .field("name", &self.inner.options.name)
+            .finish()
     }
 }
 
@@ -385,7 +387,12 @@ impl Inner {
             (member, tracks)
         };
         for track in &gone_tracks {
-            if let Some(task) = track.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            if let Some(task) = track
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
                 task.abort();
             }
         }
@@ -439,7 +446,10 @@ impl Inner {
         for (id, member) in &members {
             let targets = audience.targets(id);
             let speaking = {
-                let pipeline = member.pipeline.lock().unwrap_or_else(PoisonError::into_inner);
+                let pipeline = member
+                    .pipeline
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 if let Some(p) = pipeline.as_ref() {
                     p.set_targets(targets.clone());
                 }
@@ -483,7 +493,12 @@ impl Inner {
 
     /// Makes `member`'s subscriber connection carry exactly the tracks it should: the others'
     /// audio and video, and their speech in its audio language. Offers again if that changed.
-    async fn sync_subscriptions(self: &Arc<Self>, id: &str, member: &Arc<Member>, audience: &Audience) {
+    async fn sync_subscriptions(
+        self: &Arc<Self>,
+        id: &str,
+        member: &Arc<Member>,
+        audience: &Audience,
+    ) {
         if !member.identity.can_subscribe {
             return;
         }
@@ -510,7 +525,10 @@ impl Inner {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             (
-                subs.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect(),
+                subs.keys()
+                    .filter(|k| !wanted.contains_key(*k))
+                    .cloned()
+                    .collect(),
                 wanted
                     .iter()
                     .filter(|(k, _)| !subs.contains_key(*k))
@@ -543,14 +561,22 @@ impl Inner {
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert((track.owner.clone(), track.track_id.clone()), sub);
                 }
-                Err(e) => log::warn!("subscribing {id} to {}/{}: {e}", track.owner, track.track_id),
+                Err(e) => log::warn!(
+                    "subscribing {id} to {}/{}: {e}",
+                    track.owner,
+                    track.track_id
+                ),
             }
         }
         self.offer(member).await;
     }
 
     /// Adds `track` to `member`'s subscriber connection and starts forwarding it.
-    async fn subscribe(&self, member: &Arc<Member>, track: &Arc<Published>) -> Result<Subscription> {
+    async fn subscribe(
+        &self,
+        member: &Arc<Member>,
+        track: &Arc<Published>,
+    ) -> Result<Subscription> {
         let ssrc = rand_ssrc();
         let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
             track.owner.clone(),
@@ -620,7 +646,8 @@ impl Inner {
                 .unwrap_or_default();
             (recipients, name)
         };
-        let code = |lang: Option<Lang>| lang.map_or_else(|| "und".to_string(), |l| l.code().to_string());
+        let code =
+            |lang: Option<Lang>| lang.map_or_else(|| "und".to_string(), |l| l.code().to_string());
         let message = Caption {
             speaker: speaker.to_string(),
             speaker_name,
@@ -652,7 +679,10 @@ impl Inner {
 
 impl Member {
     fn info(&self) -> ParticipantInfo {
-        self.info.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.info
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -819,7 +849,10 @@ impl Connection {
 
     fn refuse(&self, e: ProtocolError) {
         if self.outbox.try_send(e.into()).is_err() {
-            self.room.inner.signaling_drops.fetch_add(1, Ordering::Relaxed);
+            self.room
+                .inner
+                .signaling_drops
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -838,7 +871,14 @@ impl Connection {
                 let _ = self.outbox.try_send(ServerMessage::Pong { id });
                 Ok(())
             }
-            (ClientMessage::Join { token, name, languages }, None) => {
+            (
+                ClientMessage::Join {
+                    token,
+                    name,
+                    languages,
+                },
+                None,
+            ) => {
                 let id = join(&inner, &self.outbox, &token, name, languages).await?;
                 self.participant = Some(id);
                 Ok(())
@@ -897,12 +937,18 @@ async fn join(
     let id = {
         let mut state = inner.state();
         if state.closed {
-            return Err(ProtocolError::new(ErrorCode::UnexpectedMessage, "the room is closed"));
+            return Err(ProtocolError::new(
+                ErrorCode::UnexpectedMessage,
+                "the room is closed",
+            ));
         }
         if state.members.len() >= inner.options.max_participants {
             return Err(ProtocolError::new(
                 ErrorCode::RoomFull,
-                format!("the room holds {} participants", inner.options.max_participants),
+                format!(
+                    "the room holds {} participants",
+                    inner.options.max_participants
+                ),
             ));
         }
         match &identity.id {
@@ -919,7 +965,9 @@ async fn join(
             }
         }
     };
-    let name = name.or_else(|| identity.name.clone()).unwrap_or_else(|| id.clone());
+    let name = name
+        .or_else(|| identity.name.clone())
+        .unwrap_or_else(|| id.clone());
     let network = &inner.options.network;
     let (publisher, publisher_events) = peer::connect(network)
         .await
@@ -991,11 +1039,16 @@ async fn watch_captions(member: Arc<Member>, channel: Arc<dyn DataChannel>) {
     while let Some(event) = channel.poll().await {
         match event {
             DataChannelEvent::OnOpen => {
-                *member.captions.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(channel.clone());
+                *member
+                    .captions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(channel.clone());
             }
             DataChannelEvent::OnClose => {
-                *member.captions.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                *member
+                    .captions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
             }
             _ => {}
         }
@@ -1019,9 +1072,13 @@ async fn publisher_loop(
 ) {
     while let Some(event) = events.recv().await {
         let Some(inner) = room.upgrade() else { return };
-        let Some(member) = inner.member(&id) else { return };
+        let Some(member) = inner.member(&id) else {
+            return;
+        };
         match event {
-            PeerEvent::Candidate(c) => inner.send(&member, candidate_message(PeerRole::Publisher, c)),
+            PeerEvent::Candidate(c) => {
+                inner.send(&member, candidate_message(PeerRole::Publisher, c))
+            }
             PeerEvent::State(RTCPeerConnectionState::Failed) => {
                 inner.remove(&id).await;
                 return;
@@ -1040,7 +1097,9 @@ async fn subscriber_loop(
 ) {
     while let Some(event) = events.recv().await {
         let Some(inner) = room.upgrade() else { return };
-        let Some(member) = inner.member(&id) else { return };
+        let Some(member) = inner.member(&id) else {
+            return;
+        };
         match event {
             PeerEvent::Candidate(c) => {
                 inner.send(&member, candidate_message(PeerRole::Subscriber, c));
@@ -1058,7 +1117,12 @@ async fn subscriber_loop(
 }
 
 /// A participant's track arrived: forward it, and for audio start their pipeline.
-async fn published(inner: &Arc<Inner>, id: &str, member: &Arc<Member>, track: Arc<dyn TrackRemote>) {
+async fn published(
+    inner: &Arc<Inner>,
+    id: &str,
+    member: &Arc<Member>,
+    track: Arc<dyn TrackRemote>,
+) {
     if !member.identity.can_publish {
         return;
     }
@@ -1069,7 +1133,12 @@ async fn published(inner: &Arc<Inner>, id: &str, member: &Arc<Member>, track: Ar
     let Some(codec) = track.codec(ssrc).await else {
         return;
     };
-    let track_id = if kind == RtpCodecKind::Audio { "audio" } else { "video" }.to_string();
+    let track_id = if kind == RtpCodecKind::Audio {
+        "audio"
+    } else {
+        "video"
+    }
+    .to_string();
     let (packets, _) = broadcast::channel(FORWARD_BUFFER);
     let published = Arc::new(Published {
         owner: id.to_string(),
@@ -1086,7 +1155,10 @@ async fn published(inner: &Arc<Inner>, id: &str, member: &Arc<Member>, track: Ar
     } else {
         None
     };
-    *published.task.lock().unwrap_or_else(PoisonError::into_inner) =
+    *published
+        .task
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) =
         Some(tokio::spawn(read_track(track, packets, pipeline)));
     inner
         .state()
@@ -1096,7 +1168,11 @@ async fn published(inner: &Arc<Inner>, id: &str, member: &Arc<Member>, track: Ar
 }
 
 /// The speaker's pipeline; its output goes to the room's router.
-fn start_pipeline(inner: &Arc<Inner>, id: &str, member: &Arc<Member>) -> Option<Arc<PipelineInput>> {
+fn start_pipeline(
+    inner: &Arc<Inner>,
+    id: &str,
+    member: &Arc<Member>,
+) -> Option<Arc<PipelineInput>> {
     let targets = inner.state().audience.targets(id);
     let mut options = inner.options.pipeline.clone();
     options.spoken = inner.state().audience.get(id).and_then(|l| l.spoken);
@@ -1109,7 +1185,10 @@ fn start_pipeline(inner: &Arc<Inner>, id: &str, member: &Arc<Member>) -> Option<
     match TrackPipeline::start(id, &inner.engines, options, targets, sink) {
         Ok(pipeline) => {
             let input = Arc::new(PipelineInput(member.clone()));
-            *member.pipeline.lock().unwrap_or_else(PoisonError::into_inner) = Some(pipeline);
+            *member
+                .pipeline
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(pipeline);
             Some(input)
         }
         Err(e) => {
@@ -1159,13 +1238,21 @@ async fn read_track(
     }
 }
 
-async fn publisher_offer(inner: &Arc<Inner>, id: &str, sdp: String) -> std::result::Result<(), ProtocolError> {
+async fn publisher_offer(
+    inner: &Arc<Inner>,
+    id: &str,
+    sdp: String,
+) -> std::result::Result<(), ProtocolError> {
     let member = inner
         .member(id)
         .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
     let bad = |e: webrtc::error::Error| ProtocolError::new(ErrorCode::BadSdp, e.to_string());
     let offer = RTCSessionDescription::offer(sdp).map_err(bad)?;
-    member.publisher.set_remote_description(offer).await.map_err(bad)?;
+    member
+        .publisher
+        .set_remote_description(offer)
+        .await
+        .map_err(bad)?;
     flush_candidates(&member, PeerRole::Publisher).await;
     let answer = member.publisher.create_answer(None).await.map_err(bad)?;
     member
@@ -1177,18 +1264,29 @@ async fn publisher_offer(inner: &Arc<Inner>, id: &str, sdp: String) -> std::resu
     Ok(())
 }
 
-async fn subscriber_answer(inner: &Arc<Inner>, id: &str, sdp: String) -> std::result::Result<(), ProtocolError> {
+async fn subscriber_answer(
+    inner: &Arc<Inner>,
+    id: &str,
+    sdp: String,
+) -> std::result::Result<(), ProtocolError> {
     let member = inner
         .member(id)
         .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
     let again = {
         let mut negotiation = member.negotiation.lock().await;
         if !negotiation.in_flight {
-            return Err(ProtocolError::new(ErrorCode::UnexpectedMessage, "no offer to answer"));
+            return Err(ProtocolError::new(
+                ErrorCode::UnexpectedMessage,
+                "no offer to answer",
+            ));
         }
         let bad = |e: webrtc::error::Error| ProtocolError::new(ErrorCode::BadSdp, e.to_string());
         let answer = RTCSessionDescription::answer(sdp).map_err(bad)?;
-        member.subscriber.set_remote_description(answer).await.map_err(bad)?;
+        member
+            .subscriber
+            .set_remote_description(answer)
+            .await
+            .map_err(bad)?;
         negotiation.in_flight = false;
         negotiation.again
     };
@@ -1206,7 +1304,11 @@ fn connection_of(member: &Member, role: PeerRole) -> &Arc<dyn PeerConnection> {
     }
 }
 
-async fn add_candidate(inner: &Arc<Inner>, id: &str, candidate: IceCandidate) -> std::result::Result<(), ProtocolError> {
+async fn add_candidate(
+    inner: &Arc<Inner>,
+    id: &str,
+    candidate: IceCandidate,
+) -> std::result::Result<(), ProtocolError> {
     let member = inner
         .member(id)
         .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
@@ -1251,7 +1353,11 @@ async fn flush_candidates(member: &Member, role: PeerRole) {
     }
 }
 
-async fn set_languages(inner: &Arc<Inner>, id: &str, languages: Languages) -> std::result::Result<(), ProtocolError> {
+async fn set_languages(
+    inner: &Arc<Inner>,
+    id: &str,
+    languages: Languages,
+) -> std::result::Result<(), ProtocolError> {
     let member = inner
         .member(id)
         .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;

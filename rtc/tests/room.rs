@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{decode_packets, engines, hear, recording};
+use common::{decode_packets, engines, envelope_correlation, hear, recording, synthesize};
 use dragoman_core::Lang;
 use dragoman_rtc::client::{Client, ClientEvent, ClientOptions, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
@@ -33,7 +33,11 @@ fn room() -> Room {
             Err(ProtocolError::new(ErrorCode::Unauthorized, "unknown token"))
         }
     };
-    Room::new(RoomOptions::new("test"), engines(), Arc::new(authorize))
+    let mut options = RoomOptions::new("test");
+    // Debug builds of the engines run slower than real time on 2 cores: queue the whole
+    // recording rather than drop (dropping is the pipeline tests' and the benchmark's matter).
+    options.pipeline.audio_queue = 5_000;
+    Room::new(options, engines(), Arc::new(authorize))
 }
 
 fn languages(spoken: &str, captions: &str, audio: Option<&str>) -> Languages {
@@ -44,7 +48,12 @@ fn languages(spoken: &str, captions: &str, audio: Option<&str>) -> Languages {
     }
 }
 
-async fn join(room: &Room, token: &str, languages: Languages, publish: bool) -> (Client, mpsc::Receiver<ClientEvent>) {
+async fn join(
+    room: &Room,
+    token: &str,
+    languages: Languages,
+    publish: bool,
+) -> (Client, mpsc::Receiver<ClientEvent>) {
     let mut options = ClientOptions::default();
     options.token = token.into();
     options.languages = languages;
@@ -69,7 +78,11 @@ fn collect(mut events: mpsc::Receiver<ClientEvent>) -> Arc<std::sync::Mutex<Rece
             let mut r = sink.lock().unwrap();
             match event {
                 ClientEvent::Caption(c) => r.captions.push(c),
-                ClientEvent::Packet { from, track_id, packet } => {
+                ClientEvent::Packet {
+                    from,
+                    track_id,
+                    packet,
+                } => {
                     r.packets
                         .push((from, track_id, packet.payload, packet.header.marker));
                 }
@@ -118,7 +131,9 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     let frames = 40u32;
     let video = async {
         for frame in 0..frames {
-            a.send_video_frame(&video_frame(frame), frame * 3000).await.unwrap();
+            a.send_video_frame(&video_frame(frame), frame * 3000)
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(33)).await;
         }
     };
@@ -130,11 +145,13 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         let done = {
-            let (a, b, c) = (a_got.lock().unwrap(), b_got.lock().unwrap(), c_got.lock().unwrap());
+            let (a, b, c) = (
+                a_got.lock().unwrap(),
+                b_got.lock().unwrap(),
+                c_got.lock().unwrap(),
+            );
             let n = finals(&a, "en").len();
-            n >= references.len()
-                && finals(&b, "vi").len() >= n
-                && finals(&c, "de").len() >= n
+            n >= references.len() && finals(&b, "vi").len() >= n && finals(&c, "de").len() >= n
         };
         if done || tokio::time::Instant::now() > deadline {
             break;
@@ -148,7 +165,11 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     assert_eq!(stats.participants, 3);
     assert_eq!(stats.pipeline_drops, 0);
 
-    let (a_got, b_got, c_got) = (a_got.lock().unwrap(), b_got.lock().unwrap(), c_got.lock().unwrap());
+    let (a_got, b_got, c_got) = (
+        a_got.lock().unwrap(),
+        b_got.lock().unwrap(),
+        c_got.lock().unwrap(),
+    );
     // A's own words, as A reads them.
     let original = finals(&a_got, "en");
     let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
@@ -158,9 +179,20 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     );
     eprintln!("A's captions: WER {wrong}/{words} | {}", heard.join(" | "));
     assert!(wrong * 10 <= words, "WER {wrong}/{words}");
-    assert!(a_got.captions.iter().all(|c| c.lang == "en"), "A gets no translations of itself");
+    assert!(
+        a_got.captions.iter().all(|c| c.lang == "en"),
+        "A gets no translations of itself"
+    );
 
-    for (got, lang, code, max_cer) in [(&b_got, Lang::VI, "vi", 0.8), (&c_got, Lang::DE, "de", 0.5)] {
+    let mut checks = Vec::new();
+    // Whisper base hears espeak-ng's German well enough to check the words (CER 22% offline
+    // in the pipeline test); its Vietnamese, on espeak-ng's Vietnamese reading the weak
+    // model's half-English output, it does not (CER 0.9): there the check is that the
+    // track carries exactly the speech the engine made for the captions.
+    for (got, lang, code, max_cer) in [
+        (&b_got, Lang::VI, "vi", None),
+        (&c_got, Lang::DE, "de", Some(0.5)),
+    ] {
         let translated = finals(got, code);
         assert!(translated.len() >= original.len(), "{code}: {translated:?}");
         for t in &translated {
@@ -169,7 +201,11 @@ async fn three_participants_get_captions_translations_speech_and_video() {
             eprintln!("  {code} [{}] {}", t.caption_id, t.text);
         }
         // The originals come too, and no other language.
-        assert!(got.captions.iter().all(|c| c.lang == code || c.lang == "en"));
+        assert!(
+            got.captions
+                .iter()
+                .all(|c| c.lang == code || c.lang == "en")
+        );
         // The translated voice says the translated captions.
         let track = format!("speech-{code}");
         let speech: Vec<Vec<u8>> = got
@@ -179,11 +215,43 @@ async fn three_participants_get_captions_translations_speech_and_video() {
             .map(|(_, _, p, _)| p.to_vec())
             .collect();
         assert!(!speech.is_empty(), "no {track} packets");
-        let spoken = hear(&decode_packets(&speech), lang);
+        let samples = decode_packets(&speech);
+        let spoken = hear(&samples, lang);
         let said: Vec<&str> = translated.iter().map(|c| c.text.as_str()).collect();
-        let (wrong, chars) = char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
-        eprintln!("  {code} speech heard back: CER {wrong}/{chars} | {spoken}");
-        assert!((wrong as f64) <= max_cer * chars as f64, "{code}: CER {wrong}/{chars}");
+        let (wrong, chars) =
+            char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
+        eprintln!(
+            "  {code} speech: {} packets, {:.1} s, heard back at CER {wrong}/{chars} | {spoken}",
+            speech.len(),
+            samples.len() as f64 / 48_000.0
+        );
+        // It is the speech the engine makes for those captions, delivered whole.
+        let local = synthesize(&said, lang);
+        let correlation = envelope_correlation(&samples, &local);
+        let ratio = samples.len() as f64 / local.len() as f64;
+        eprintln!(
+            "  {code} speech vs the engine's own: length ratio {ratio:.3}, envelope correlation {correlation:.3}"
+        );
+        checks.push((
+            code,
+            wrong as f64 / chars.max(1) as f64,
+            max_cer,
+            ratio,
+            correlation,
+        ));
+    }
+    for (code, cer, max_cer, ratio, correlation) in checks {
+        assert!(
+            (0.97..=1.03).contains(&ratio),
+            "{code}: length ratio {ratio}"
+        );
+        assert!(
+            correlation > 0.9,
+            "{code}: envelope correlation {correlation}"
+        );
+        if let Some(max_cer) = max_cer {
+            assert!(cer <= max_cer, "{code}: CER {cer:.2}");
+        }
     }
 
     // Video reaches B frame-intact: every packet, in order, bytes unchanged.
@@ -210,18 +278,29 @@ async fn bad_signaling_gets_an_error_and_the_connection_survives() {
     };
     connection.handle_raw(b"{not json").await;
     assert_eq!(next_error().await, ErrorCode::MalformedMessage);
-    connection.handle_raw(br#"{"type":"offer","sdp":"v=0"}"#).await;
+    connection
+        .handle_raw(br#"{"type":"offer","sdp":"v=0"}"#)
+        .await;
     assert_eq!(next_error().await, ErrorCode::UnexpectedMessage);
-    connection.handle_raw(br#"{"type":"join","token":"forged"}"#).await;
+    connection
+        .handle_raw(br#"{"type":"join","token":"forged"}"#)
+        .await;
     assert_eq!(next_error().await, ErrorCode::Unauthorized);
     connection
         .handle_raw(br#"{"type":"join","token":"a","languages":{"captions":"xx-klingon"}}"#)
         .await;
     assert_eq!(next_error().await, ErrorCode::UnsupportedLanguage);
     // Still usable: a good join works.
-    connection.handle_raw(br#"{"type":"join","token":"a"}"#).await;
-    assert!(matches!(replies.recv().await, Some(ServerMessage::Joined { .. })));
-    connection.handle_raw(br#"{"type":"answer","sdp":"garbage"}"#).await;
+    connection
+        .handle_raw(br#"{"type":"join","token":"a"}"#)
+        .await;
+    assert!(matches!(
+        replies.recv().await,
+        Some(ServerMessage::Joined { .. })
+    ));
+    connection
+        .handle_raw(br#"{"type":"answer","sdp":"garbage"}"#)
+        .await;
     let code = loop {
         match replies.recv().await {
             Some(ServerMessage::Error { code, .. }) => break code,

@@ -150,3 +150,52 @@ pub(crate) fn hear(audio: &[f32], lang: Lang) -> String {
         .unwrap()
         .text
 }
+
+/// What the room's text-to-speech engine says for `texts` in `lang`, one utterance each,
+/// back to back at 48 kHz (as the pipeline speaks translated finals).
+pub(crate) fn synthesize(texts: &[&str], lang: Lang) -> Vec<f32> {
+    let tts = engines().tts;
+    let mut session = tts
+        .new_session(&dragoman_core::engine::TtsOptions::new(lang))
+        .unwrap();
+    let mut out = Vec::new();
+    for text in texts {
+        session.push_text(text).unwrap();
+        session.finish().unwrap();
+        let mut audio = Vec::new();
+        let rate = dragoman_tts::session::drain_audio(session.as_mut(), &mut audio).unwrap();
+        out.extend(
+            dragoman_core::resample::resample(&audio, rate, SampleRate::new(48_000).unwrap())
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// Correlation of the loudness envelopes (10 ms RMS) of two 48 kHz signals, at the best
+/// shift within ±50 ms (the codec delays a little, each utterance is padded to whole
+/// frames): near 1 when they are the same speech.
+pub(crate) fn envelope_correlation(a: &[f32], b: &[f32]) -> f64 {
+    let envelope = |x: &[f32]| -> Vec<f64> {
+        x.chunks(480)
+            .map(|c| (c.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+            .collect()
+    };
+    let (a, b) = (envelope(a), envelope(b));
+    let correlation = |a: &[f64], b: &[f64]| {
+        let n = a.len().min(b.len());
+        let mean = |x: &[f64]| x[..n].iter().sum::<f64>() / n as f64;
+        let (ma, mb) = (mean(a), mean(b));
+        let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+        for i in 0..n {
+            let (x, y) = (a[i] - ma, b[i] - mb);
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+        }
+        ab / (aa * bb).sqrt().max(f64::MIN_POSITIVE)
+    };
+    (0..=5)
+        .flat_map(|shift| [correlation(&a[shift..], &b), correlation(&a, &b[shift..])])
+        .fold(f64::MIN, f64::max)
+}
