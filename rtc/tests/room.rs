@@ -324,3 +324,74 @@ async fn bad_signaling_gets_an_error_and_the_connection_survives() {
     connection.close().await;
     assert!(room.participants().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captions_arrive_through_loss_and_jitter() {
+    use dragoman_rtc::protocol::{ClientMessage, PeerRole};
+    let room = room();
+    let relay = common::LossyRelay::start(0.05, Duration::from_millis(30)).await;
+    // A's publisher connection goes through the relay: rewrite the candidates both ways.
+    let (to_room, mut from_room) = local_signaling(&room);
+    let (client_tx, mut client_rx) = mpsc::channel::<ClientMessage>(256);
+    let (room_tx, room_rx) = mpsc::channel::<ServerMessage>(1024);
+    {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            while let Some(mut message) = client_rx.recv().await {
+                if let ClientMessage::Candidate(c) = &mut message
+                    && c.target == PeerRole::Publisher
+                {
+                    c.candidate = relay.rewrite(&c.candidate, true);
+                }
+                let _ = to_room.send(message).await;
+            }
+        });
+    }
+    {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            while let Some(mut message) = from_room.recv().await {
+                if let ServerMessage::Candidate(c) = &mut message
+                    && c.target == PeerRole::Publisher
+                {
+                    c.candidate = relay.rewrite(&c.candidate, false);
+                }
+                let _ = room_tx.send(message).await;
+            }
+        });
+    }
+    let mut options = ClientOptions::default();
+    options.token = "a".into();
+    options.languages = languages("en", "en", None);
+    options.audio = true;
+    let (a, events) = Client::join((client_tx, room_rx), options).await.unwrap();
+    let got = collect(events);
+    a.published(Duration::from_secs(15)).await.unwrap();
+
+    let (audio, references, _) = recording(1, 1.0);
+    let mut encoder = OpusEncoder::new().unwrap();
+    let mut packets = encoder.encode(&audio).unwrap();
+    packets.extend(encoder.flush().unwrap());
+    a.send_audio(&packets, true, |_| {}).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while finals(&got.lock().unwrap(), "en").is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let got = got.lock().unwrap();
+    let original = finals(&got, "en");
+    let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, words) = word_errors(
+        &normalize_words(&references.join(" ")),
+        &normalize_words(&heard.join(" ")),
+    );
+    let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
+    let passed = relay.passed.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "5% loss, 0-30 ms jitter: {dropped} of {} datagrams lost; WER {wrong}/{words} | {}",
+        dropped + passed,
+        heard.join(" | ")
+    );
+    assert!(dropped > 0, "the relay lost nothing");
+    assert!(!original.is_empty(), "no caption came through");
+    assert!(wrong * 5 <= words, "WER {wrong}/{words}");
+}

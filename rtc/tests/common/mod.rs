@@ -199,3 +199,88 @@ pub(crate) fn envelope_correlation(a: &[f32], b: &[f32]) -> f64 {
         .flat_map(|shift| [correlation(&a[shift..], &b), correlation(&a, &b[shift..])])
         .fold(f64::MIN, f64::max)
 }
+
+/// A UDP relay between two peers on loopback that loses and delays packets, like a poor
+/// network: each datagram is dropped with probability `loss`, else delivered after a random
+/// delay of up to `jitter` (so some arrive out of order). Peers are pointed at it by
+/// rewriting the host candidates they trickle (see [`LossyRelay::rewrite`]).
+pub(crate) struct LossyRelay {
+    /// Faces the first peer (`a`) sees as the second peer's address, and vice versa.
+    face_a: std::sync::Arc<tokio::net::UdpSocket>,
+    face_b: std::sync::Arc<tokio::net::UdpSocket>,
+    real: std::sync::Mutex<[Option<std::net::SocketAddr>; 2]>,
+    pub(crate) dropped: std::sync::atomic::AtomicU64,
+    pub(crate) passed: std::sync::atomic::AtomicU64,
+}
+
+impl LossyRelay {
+    pub(crate) async fn start(loss: f64, jitter: std::time::Duration) -> std::sync::Arc<Self> {
+        use std::sync::atomic::Ordering;
+        let bind = || async {
+            std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap())
+        };
+        let relay = std::sync::Arc::new(Self {
+            face_a: bind().await,
+            face_b: bind().await,
+            real: std::sync::Mutex::new([None, None]),
+            dropped: Default::default(),
+            passed: Default::default(),
+        });
+        // Direction 0: what peer a sends (to face_b) goes to peer b from face_a; 1: reverse.
+        for direction in 0..2 {
+            let relay = relay.clone();
+            tokio::spawn(async move {
+                let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ direction as u64;
+                let mut random = move || {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 11) as f64 / (1u64 << 53) as f64
+                };
+                let mut buffer = vec![0u8; 2048];
+                loop {
+                    let (from, to) = if direction == 0 {
+                        (&relay.face_b, relay.face_a.clone())
+                    } else {
+                        (&relay.face_a, relay.face_b.clone())
+                    };
+                    let Ok((n, _)) = from.recv_from(&mut buffer).await else {
+                        return;
+                    };
+                    let Some(target) = relay.real.lock().unwrap()[1 - direction] else {
+                        continue;
+                    };
+                    if random() < loss {
+                        relay.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    relay.passed.fetch_add(1, Ordering::Relaxed);
+                    let datagram = buffer[..n].to_vec();
+                    let delay = jitter.mul_f64(random());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = to.send_to(&datagram, target).await;
+                    });
+                }
+            });
+        }
+        relay
+    }
+
+    /// A host candidate of peer `a` (`from_a`) or `b`, rewritten to the relay's face that
+    /// stands for it; the real address is remembered.
+    pub(crate) fn rewrite(&self, candidate: &str, from_a: bool) -> String {
+        let mut fields: Vec<String> = candidate.split_whitespace().map(str::to_string).collect();
+        if fields.len() > 7 && fields[2].eq_ignore_ascii_case("udp") {
+            if let Ok(real) = format!("{}:{}", fields[4], fields[5]).parse() {
+                self.real.lock().unwrap()[usize::from(!from_a)] = Some(real);
+                let face = if from_a { &self.face_a } else { &self.face_b }
+                    .local_addr()
+                    .unwrap();
+                fields[4] = face.ip().to_string();
+                fields[5] = face.port().to_string();
+            }
+        }
+        fields.join(" ")
+    }
+}
