@@ -271,15 +271,16 @@ impl LossyRelay {
     /// stands for it; the real address is remembered.
     pub(crate) fn rewrite(&self, candidate: &str, from_a: bool) -> String {
         let mut fields: Vec<String> = candidate.split_whitespace().map(str::to_string).collect();
-        if fields.len() > 7 && fields[2].eq_ignore_ascii_case("udp") {
-            if let Ok(real) = format!("{}:{}", fields[4], fields[5]).parse() {
-                self.real.lock().unwrap()[usize::from(!from_a)] = Some(real);
-                let face = if from_a { &self.face_a } else { &self.face_b }
-                    .local_addr()
-                    .unwrap();
-                fields[4] = face.ip().to_string();
-                fields[5] = face.port().to_string();
-            }
+        if fields.len() > 7
+            && fields[2].eq_ignore_ascii_case("udp")
+            && let Ok(real) = format!("{}:{}", fields[4], fields[5]).parse()
+        {
+            self.real.lock().unwrap()[usize::from(!from_a)] = Some(real);
+            let face = if from_a { &self.face_a } else { &self.face_b }
+                .local_addr()
+                .unwrap();
+            fields[4] = face.ip().to_string();
+            fields[5] = face.port().to_string();
         }
         fields.join(" ")
     }
