@@ -4,10 +4,15 @@
 
 use std::sync::Arc;
 
+use candle_core::Device;
 use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession, Voice};
+use dragoman_core::store::ModelStore;
+use dragoman_core::store::catalog::{CATALOG, Task};
 use dragoman_core::{Error, Lang, Result};
 
 use crate::espeak::{Espeak, EspeakVoice};
+use crate::mms::MmsVoice;
+use crate::piper::PiperVoice;
 use crate::session::{SentenceSynthesizer, StreamingSession};
 
 /// Engine name of espeak-ng voices in [`Voice::engine`].
@@ -50,6 +55,34 @@ impl SpeechEngine {
             espeak: Espeak::find()?,
             neural: Vec::new(),
         })
+    }
+
+    /// espeak-ng's voices and every neural voice pulled into `store` (Piper or MMS-TTS), on
+    /// `device`. Voices load in catalog order, so the first catalog voice of a language is its
+    /// default.
+    pub fn with_pulled_voices(store: &ModelStore, device: &Device) -> Result<Self> {
+        let mut engine = Self::new()?;
+        for entry in CATALOG.iter().filter(|e| e.task == Task::TextToSpeech) {
+            if store.manifest(entry.id).is_none() {
+                continue;
+            }
+            let source = store.source(entry.id)?;
+            // A Piper voice comes with its `.onnx.json` config; an MMS voice with a vocabulary.
+            let piper_config = entry.files.iter().find(|f| f.name.ends_with(".onnx.json"));
+            let voice: Arc<dyn NeuralVoice> = match piper_config {
+                Some(config) => Arc::new(PiperVoice::load(
+                    &source,
+                    entry.id,
+                    config.name,
+                    "model.safetensors",
+                    engine.espeak(),
+                    device,
+                )?),
+                None => Arc::new(MmsVoice::load(&source, entry.id, device)?),
+            };
+            engine.add_voice(voice);
+        }
+        Ok(engine)
     }
 
     /// The espeak-ng program this engine runs (Piper voices phonemize with it).

@@ -4,45 +4,21 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use dragoman_core::Lang;
 use dragoman_core::engine::{TextToSpeech, TtsOptions, TtsSession};
 use dragoman_core::store::ModelStore;
-use dragoman_core::store::catalog::{CATALOG, Task};
-use dragoman_tts::engine::{NeuralVoice, SpeechEngine};
-use dragoman_tts::mms::MmsVoice;
-use dragoman_tts::piper::PiperVoice;
+use dragoman_tts::engine::SpeechEngine;
 use dragoman_tts::session::drain_audio;
 
-/// espeak-ng's voices, and every neural voice pulled into `store` (Piper or MMS-TTS; the
-/// first in the catalog is the default for its language).
+/// espeak-ng's voices, and every neural voice pulled into `store`.
 pub(crate) fn speech_engine(store: &ModelStore) -> anyhow::Result<SpeechEngine> {
-    let mut engine = SpeechEngine::new()?;
-    for entry in CATALOG.iter().filter(|e| e.task == Task::TextToSpeech) {
-        if store.manifest(entry.id).is_none() {
-            continue;
-        }
-        let source = store.source(entry.id)?;
-        let device = candle_core::Device::Cpu;
-        // A Piper voice comes with its `.onnx.json` config; an MMS voice with a vocabulary.
-        let piper_config = entry.files.iter().find(|f| f.name.ends_with(".onnx.json"));
-        let voice: Arc<dyn NeuralVoice> = match piper_config {
-            Some(config) => Arc::new(PiperVoice::load(
-                &source,
-                entry.id,
-                config.name,
-                "model.safetensors",
-                engine.espeak(),
-                &device,
-            )?),
-            None => Arc::new(MmsVoice::load(&source, entry.id, &device)?),
-        };
-        engine.add_voice(voice);
-    }
-    Ok(engine)
+    Ok(SpeechEngine::with_pulled_voices(
+        store,
+        &candle_core::Device::Cpu,
+    )?)
 }
 
 #[derive(Debug, Args)]
