@@ -1,14 +1,34 @@
 //! # dragoman-rtc
 //!
-//! The SFU room on the webrtc crate with a translation pipeline per speaking track.
+//! The room: a selective forwarding unit (SFU) on the `webrtc` crate where several people talk,
+//! each in their own language, and each reads captions and hears speech in theirs. The only
+//! crate that imports `webrtc`.
 //!
+//! - [`room`]: [`Room`](room::Room) — join with a token, publish audio and video, subscribe to
+//!   the others; video and audio are forwarded untouched; every published audio track gets a
+//!   [`pipeline`]; captions go out over signaling and a data channel, translated speech as an
+//!   extra audio track per listener language. [`RoomEvent`](room::RoomEvent)s for embedders.
 //! - [`protocol`]: the signaling messages (JSON), transport-independent; `PROTOCOL.md` beside
-//!   it describes the exchange.
-//! - [`codec`]: Opus decode and encode (pure Rust).
-//! - [`queue`]: the bounded drop-oldest queue of the media path.
-//! - [`pipeline`]: one published audio track's captions, translations and translated speech,
-//!   on worker threads.
-//! - [`audience`]: who wants which languages from whom.
+//!   it describes the exchange. [`room::Connection`] takes them from any transport.
+//! - [`client`]: a headless participant on the same stack (bots, tests, benchmarks).
+//! - [`pipeline`]: one speaker's Opus packets to captions, translations and translated speech,
+//!   on worker threads; [`audience`]: who wants which languages from whom.
+//! - [`codec`]: Opus decode and encode (pure Rust); [`queue`]: the bounded drop-oldest queue
+//!   of the media path; [`peer`]: peer connection setup.
+//!
+//! ## Run loop and time
+//!
+//! A room lives on the caller's Tokio runtime: a task per peer connection's events, per
+//! forwarded track and per paced speech track, and one router for the pipelines' output. The
+//! engines (speech-to-text, translation, text-to-speech) are synchronous sans-IO sessions run
+//! on each pipeline's three named threads, so model work never blocks the network. Media time
+//! is the speaker's (samples decoded, losses concealed); wall-clock time appears only where
+//! packets are paced (20 ms translated speech frames) and in network timeouts.
+//!
+//! ## Non-goals (for now)
+//!
+//! Simulcast and bandwidth-driven layer switching, TURN relays, recording, end-to-end
+//! encryption (the SFU must decode speech to caption it), rooms spanning several servers.
 
 pub use dragoman_core as core;
 

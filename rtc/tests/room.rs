@@ -327,44 +327,9 @@ async fn bad_signaling_gets_an_error_and_the_connection_survives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captions_arrive_through_loss_and_jitter() {
-    use dragoman_rtc::protocol::{ClientMessage, PeerRole};
     let room = room();
     let relay = common::LossyRelay::start(0.05, Duration::from_millis(30)).await;
-    // A's publisher connection goes through the relay: rewrite the candidates both ways.
-    let (to_room, mut from_room) = local_signaling(&room);
-    let (client_tx, mut client_rx) = mpsc::channel::<ClientMessage>(256);
-    let (room_tx, room_rx) = mpsc::channel::<ServerMessage>(1024);
-    {
-        let relay = relay.clone();
-        tokio::spawn(async move {
-            while let Some(mut message) = client_rx.recv().await {
-                if let ClientMessage::Candidate(c) = &mut message
-                    && c.target == PeerRole::Publisher
-                {
-                    c.candidate = relay.rewrite(&c.candidate, true);
-                }
-                let _ = to_room.send(message).await;
-            }
-        });
-    }
-    {
-        let relay = relay.clone();
-        tokio::spawn(async move {
-            while let Some(mut message) = from_room.recv().await {
-                if let ServerMessage::Candidate(c) = &mut message
-                    && c.target == PeerRole::Publisher
-                {
-                    c.candidate = relay.rewrite(&c.candidate, false);
-                }
-                let _ = room_tx.send(message).await;
-            }
-        });
-    }
-    let mut options = ClientOptions::default();
-    options.token = "a".into();
-    options.languages = languages("en", "en", None);
-    options.audio = true;
-    let (a, events) = Client::join((client_tx, room_rx), options).await.unwrap();
+    let (a, events) = join_through(&room, &relay, "a", languages("en", "en", None), true).await;
     let got = collect(events);
     a.published(Duration::from_secs(15)).await.unwrap();
 
@@ -394,4 +359,83 @@ async fn captions_arrive_through_loss_and_jitter() {
     assert!(dropped > 0, "the relay lost nothing");
     assert!(!original.is_empty(), "no caption came through");
     assert!(wrong * 5 <= words, "WER {wrong}/{words}");
+}
+
+/// Joins with the publisher connection's packets going through `relay` (its candidates
+/// rewritten both ways on the signaling path).
+async fn join_through(
+    room: &Room,
+    relay: &Arc<common::LossyRelay>,
+    token: &str,
+    languages: Languages,
+    publish: bool,
+) -> (Client, mpsc::Receiver<ClientEvent>) {
+    use dragoman_rtc::protocol::{ClientMessage, PeerRole};
+    let (to_room, mut from_room) = local_signaling(room);
+    let (client_tx, mut client_rx) = mpsc::channel::<ClientMessage>(256);
+    let (room_tx, room_rx) = mpsc::channel::<ServerMessage>(1024);
+    {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            while let Some(mut message) = client_rx.recv().await {
+                if let ClientMessage::Candidate(c) = &mut message
+                    && c.target == PeerRole::Publisher
+                {
+                    c.candidate = relay.rewrite(&c.candidate, true);
+                }
+                let _ = to_room.send(message).await;
+            }
+        });
+    }
+    {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            while let Some(mut message) = from_room.recv().await {
+                if let ServerMessage::Candidate(c) = &mut message
+                    && c.target == PeerRole::Publisher
+                {
+                    c.candidate = relay.rewrite(&c.candidate, false);
+                }
+                let _ = room_tx.send(message).await;
+            }
+        });
+    }
+    let mut options = ClientOptions::default();
+    options.token = token.into();
+    options.languages = languages;
+    options.audio = publish;
+    Client::join((client_tx, room_rx), options).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_that_vanishes_is_removed() {
+    let room = room();
+    let relay = common::LossyRelay::start(0.0, Duration::ZERO).await;
+    let (a, _a_events) = join_through(&room, &relay, "a", languages("en", "en", None), true).await;
+    a.published(Duration::from_secs(10)).await.unwrap();
+    let (_b, b_events) = join(&room, "b", languages("de", "de", None), false).await;
+    let mut b_events = b_events;
+    assert_eq!(room.participants().len(), 2);
+    // A's network goes silent: no goodbye, no close.
+    relay.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+    let vanished = std::time::Instant::now();
+    let left = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(event) = b_events.recv().await {
+            if let ClientEvent::ParticipantLeft(id) = event {
+                return id;
+            }
+        }
+        String::new()
+    })
+    .await
+    .expect("B is told A left");
+    eprintln!(
+        "A removed {:.1} s after its network went silent",
+        vanished.elapsed().as_secs_f64()
+    );
+    assert_eq!(left, "a");
+    assert_eq!(room.participants().len(), 1);
+    let stats = room.stats();
+    assert_eq!(stats.tracks, 0, "A's tracks are gone: {stats:?}");
+    std::mem::forget(a); // its connections are dead; dropping would only log
 }

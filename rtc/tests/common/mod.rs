@@ -211,6 +211,8 @@ pub(crate) struct LossyRelay {
     real: std::sync::Mutex<[Option<std::net::SocketAddr>; 2]>,
     pub(crate) dropped: std::sync::atomic::AtomicU64,
     pub(crate) passed: std::sync::atomic::AtomicU64,
+    /// Set: every datagram is lost (the peer vanished).
+    pub(crate) cut: std::sync::atomic::AtomicBool,
 }
 
 impl LossyRelay {
@@ -225,6 +227,7 @@ impl LossyRelay {
             real: std::sync::Mutex::new([None, None]),
             dropped: Default::default(),
             passed: Default::default(),
+            cut: Default::default(),
         });
         // Direction 0: what peer a sends (to face_b) goes to peer b from face_a; 1: reverse.
         for direction in 0..2 {
@@ -250,7 +253,7 @@ impl LossyRelay {
                     let Some(target) = relay.real.lock().unwrap()[1 - direction] else {
                         continue;
                     };
-                    if random() < loss {
+                    if relay.cut.load(Ordering::Relaxed) || random() < loss {
                         relay.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
