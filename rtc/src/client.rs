@@ -17,8 +17,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, RTCIceCandidateInit, RTCPeerConnectionState, RTCSessionDescription,
@@ -70,6 +70,8 @@ pub enum ClientEvent {
         /// The packet.
         packet: rtp::Packet,
     },
+    /// The room asked for a keyframe of our video (a subscriber lost some).
+    KeyframeRequested,
     /// Someone joined.
     ParticipantJoined(String),
     /// Someone left.
@@ -86,8 +88,13 @@ pub struct Client {
     publisher_up: watch::Receiver<bool>,
     audio: Option<RtpWriter>,
     video: Option<RtpWriter>,
+    /// The others' tracks, by `(participant, track id)`.
+    remote: Arc<Remote>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// Remote tracks by `(participant, track id)`.
+type Remote = Mutex<HashMap<(String, String), Arc<dyn TrackRemote>>>;
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -241,6 +248,7 @@ impl Client {
             HashMap::<PeerRole, Vec<RTCIceCandidateInit>>::new(),
         ));
         let seen = Arc::new(Mutex::new(HashSet::new()));
+        let remote = Arc::new(Remote::default());
         let mut tasks = vec![
             tokio::spawn(peer_loop(
                 PeerRole::Publisher,
@@ -249,6 +257,7 @@ impl Client {
                 events_tx.clone(),
                 Some(up_tx),
                 seen.clone(),
+                remote.clone(),
             )),
             tokio::spawn(peer_loop(
                 PeerRole::Subscriber,
@@ -257,8 +266,15 @@ impl Client {
                 events_tx.clone(),
                 None,
                 seen.clone(),
+                remote.clone(),
             )),
         ];
+        if let Some(video) = &video {
+            tasks.push(tokio::spawn(keyframe_requests(
+                video.track.clone(),
+                events_tx.clone(),
+            )));
+        }
         let (answered_tx, mut answered) = watch::channel(false);
         tasks.push(tokio::spawn(signaling_loop(
             from_room,
@@ -293,6 +309,7 @@ impl Client {
                 publisher_up,
                 audio,
                 video,
+                remote,
                 tasks,
             },
             events,
@@ -350,6 +367,27 @@ impl Client {
         Ok(())
     }
 
+    /// Asks for a keyframe of `from`'s video (a picture loss indication, as a decoder that
+    /// lost packets sends).
+    pub async fn request_keyframe(&self, from: &str) -> Result<()> {
+        let track = self
+            .remote
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(from.to_string(), "video".to_string()))
+            .cloned()
+            .ok_or_else(|| Error::Misuse(format!("no video from {from}")))?;
+        let ssrc = track.ssrcs().await.first().copied().unwrap_or(0);
+        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+        };
+        track
+            .write_rtcp(vec![Box::new(pli)])
+            .await
+            .map_err(|e| internal("sending a keyframe request", e))
+    }
+
     /// Changes our languages.
     pub async fn set_languages(&self, languages: Languages) -> Result<()> {
         self.to_room
@@ -389,6 +427,7 @@ async fn peer_loop(
     out: mpsc::Sender<ClientEvent>,
     up: Option<watch::Sender<bool>>,
     seen: Arc<Seen>,
+    remote: Arc<Remote>,
 ) {
     while let Some(event) = events.recv().await {
         match event {
@@ -408,12 +447,34 @@ async fn peer_loop(
                 }
             }
             PeerEvent::Track(track) => {
+                let key = (track.stream_id().await, track.track_id().await);
+                remote
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key, track.clone());
                 tokio::spawn(read_remote(track, out.clone()));
             }
             PeerEvent::DataChannel(channel) => {
                 tokio::spawn(read_captions(channel, out.clone(), seen.clone()));
             }
             PeerEvent::State(_) => {}
+        }
+    }
+}
+
+/// Reports keyframe requests for our video.
+async fn keyframe_requests(track: Arc<TrackLocalStaticRTP>, out: mpsc::Sender<ClientEvent>) {
+    while let Some(event) = track.poll().await {
+        #[allow(irrefutable_let_patterns)] // the enum is non-exhaustive
+        let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+            continue;
+        };
+        if packets.iter().any(|p| {
+            p.as_any()
+                .is::<rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication>(
+                )
+        }) {
+            let _ = out.send(ClientEvent::KeyframeRequested).await;
         }
     }
 }

@@ -934,6 +934,13 @@ async fn join(
 ) -> std::result::Result<String, ProtocolError> {
     let identity = inner.authorize.authorize(token, &inner.options.name)?;
     let parsed = choice(&languages)?;
+    // A reconnect: the same identity joining again replaces its old session (whose network
+    // may be gone without a goodbye), as LiveKit does.
+    if let Some(id) = &identity.id
+        && inner.member(id).is_some()
+    {
+        inner.remove(id).await;
+    }
     let id = {
         let mut state = inner.state();
         if state.closed {
@@ -952,12 +959,6 @@ async fn join(
             ));
         }
         match &identity.id {
-            Some(id) if state.members.contains_key(id) => {
-                return Err(ProtocolError::new(
-                    ErrorCode::UnexpectedMessage,
-                    format!("{id} is already in the room"),
-                ));
-            }
             Some(id) => id.clone(),
             None => {
                 state.next_id += 1;

@@ -66,6 +66,8 @@ async fn join(
 #[derive(Default, Debug)]
 struct Received {
     captions: Vec<Caption>,
+    /// Keyframe requests for our video.
+    keyframes: Arc<std::sync::atomic::AtomicUsize>,
     /// `(from, track id, payload, marker)` in arrival order.
     packets: Vec<(String, String, Bytes, bool)>,
 }
@@ -78,6 +80,10 @@ fn collect(mut events: mpsc::Receiver<ClientEvent>) -> Arc<std::sync::Mutex<Rece
             let mut r = sink.lock().unwrap();
             match event {
                 ClientEvent::Caption(c) => r.captions.push(c),
+                ClientEvent::KeyframeRequested => {
+                    r.keyframes
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 ClientEvent::Packet {
                     from,
                     track_id,
@@ -117,9 +123,10 @@ fn video_frame(frame: u32) -> Vec<Bytes> {
 async fn three_participants_get_captions_translations_speech_and_video() {
     let room = room();
     let (a, a_events) = join(&room, "a", languages("en", "en", None), true).await;
-    let (_b, b_events) = join(&room, "b", languages("vi", "vi", Some("vi")), false).await;
+    let (b, b_events) = join(&room, "b", languages("vi", "vi", Some("vi")), false).await;
     let (_c, c_events) = join(&room, "c", languages("de", "de", Some("de")), false).await;
     let (a_got, b_got, c_got) = (collect(a_events), collect(b_events), collect(c_events));
+    let a_keyframes = a_got.lock().unwrap().keyframes.clone();
     a.published(Duration::from_secs(10)).await.unwrap();
     // Let the subscriber connections come up before media flows.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -165,6 +172,18 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     assert_eq!(stats.participants, 3);
     assert_eq!(stats.pipeline_drops, 0);
 
+    // A keyframe request from B reaches A, the publisher.
+    b.request_keyframe("a").await.unwrap();
+    let requested = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if a_keyframes.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(requested.is_ok(), "A got no keyframe request");
     let (a_got, b_got, c_got) = (
         a_got.lock().unwrap(),
         b_got.lock().unwrap(),
