@@ -1065,6 +1065,12 @@ fn candidate_message(role: PeerRole, c: RTCIceCandidateInit) -> ServerMessage {
     })
 }
 
+/// Removes a participant whose connection failed. On a task of its own: removal aborts the
+/// participant's tasks, among them the one that noticed.
+fn vanished(inner: Arc<Inner>, id: String) {
+    tokio::spawn(async move { inner.remove(&id).await });
+}
+
 /// Events of a participant's publisher connection: candidates, state, their tracks.
 async fn publisher_loop(
     room: Weak<Inner>,
@@ -1081,7 +1087,7 @@ async fn publisher_loop(
                 inner.send(&member, candidate_message(PeerRole::Publisher, c))
             }
             PeerEvent::State(RTCPeerConnectionState::Failed) => {
-                inner.remove(&id).await;
+                vanished(inner, id);
                 return;
             }
             PeerEvent::Track(track) => published(&inner, &id, &member, track).await,
@@ -1109,7 +1115,7 @@ async fn subscriber_loop(
                 member.subscriber_up.send_replace(true);
             }
             PeerEvent::State(RTCPeerConnectionState::Failed) => {
-                inner.remove(&id).await;
+                vanished(inner, id);
                 return;
             }
             _ => {}
