@@ -19,6 +19,7 @@ if [ ! -f "$work/prompts/core-sounds-en.txt" ]; then
   cp "$work"/deb/usr/share/asterisk/sounds/en_US_f_Allison/*.wav "$work/prompts/"
   zcat "$work/deb/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz" > "$work/prompts/core-sounds-en.txt"
 fi
-cargo build --quiet --release -p dragoman-server -p dragoman-examples --example bench_room
+cargo build --quiet --release -p dragoman-server
+cargo build --quiet --release -p dragoman-examples --example bench_room
 target/release/dragoman models pull whisper-base silero-vad gemma3-270m-q4km >/dev/null
 target/release/examples/bench_room "$work/prompts" "$work/prompts/core-sounds-en.txt" "$@"
