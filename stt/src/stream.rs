@@ -22,6 +22,10 @@ use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 use crate::vad::{SileroSession, SileroVad};
 use crate::whisper::{DecodeOptions, WhisperModel};
 
+/// Share of the VAD's end-of-speech silence after which partial decodes wait: past it, the
+/// utterance most likely ends before a partial would be useful.
+const PAUSE_SKIP_PERCENT: u64 = 40;
+
 /// Runtime options of live transcription.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -276,6 +280,16 @@ impl WhisperStream {
         Ok(())
     }
 
+    /// Whether the speaker has paused long enough that the utterance is probably ending: a
+    /// partial decode now would only delay the final, which follows within the rest of the
+    /// VAD's silence window (and the partial runs after all if the speaker goes on).
+    fn pausing(&self) -> bool {
+        let window = u64::from(self.options.vad.min_silence_ms);
+        self.vad
+            .pause()
+            .is_some_and(|p| p.as_millis() as u64 >= window * PAUSE_SKIP_PERCENT / 100)
+    }
+
     /// Reacts to VAD events and the passage of (media) time.
     fn drive(&mut self) -> Result<()> {
         while let Some(event) = self.vad.poll_event() {
@@ -295,7 +309,7 @@ impl WhisperStream {
                 let end = self.received;
                 self.finalise(end)?;
                 self.start_utterance(end);
-            } else if self.received - u.decoded_until >= step {
+            } else if self.received - u.decoded_until >= step && !self.pausing() {
                 self.update()?;
             }
         }

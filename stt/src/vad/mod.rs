@@ -178,6 +178,15 @@ impl SileroSession {
         self.start_emitted = false;
     }
 
+    /// How long the speech in progress has been quiet (below the threshold), if it has: a
+    /// segment ends once this reaches `min_silence_ms`. `None` outside speech or while
+    /// speaking.
+    pub fn pause(&self) -> Option<std::time::Duration> {
+        let since = self.silence_since?;
+        self.speech_start?;
+        Some(Self::time(self.processed - since).as_duration())
+    }
+
     /// All samples received so far (processed or pending).
     fn processed_total(&self) -> u64 {
         self.processed + self.pending.len() as u64
