@@ -325,27 +325,23 @@ const fn piper_hub(
     }
 }
 
-/// The files of an MMS-TTS voice on the Hub.
-const MMS_TTS_FILES: &[FileSpec] = &[
-    FileSpec::hub_addressed("config.json"),
-    FileSpec::hub_addressed("pytorch_model.bin"),
-    FileSpec::hub_addressed("tokenizer_config.json"),
-    FileSpec::hub_addressed("vocab.json"),
-];
-
-/// An MMS-TTS voice (`facebook/mms-tts-XXX`, VITS reading characters, 16 kHz) from the Hub:
-/// its PyTorch checkpoint converted at pull time, its config and character vocabulary. Hub
-/// only. MMS's models are released for non-commercial use.
-const fn mms_tts(id: &'static str, repo: &'static str, description: &'static str) -> ModelEntry {
+/// A transformers checkpoint from the Hub (`repo`, its top level): `pytorch_model.bin`
+/// converted to safetensors at pull time, beside `files`' other files. Hub only, so its files
+/// are checked against the Hub's content addresses (see [`FileSpec::hub_addressed`]).
+const fn hub_checkpoint(
+    id: &'static str,
+    task: Task,
+    description: &'static str,
+    licence: Licence,
+    repo: &'static str,
+    files: &'static [FileSpec],
+) -> ModelEntry {
     ModelEntry {
         id,
-        task: Task::TextToSpeech,
+        task,
         description,
-        licence: Licence {
-            name: "CC-BY-NC-4.0",
-            commercial_use: false,
-        },
-        files: MMS_TTS_FILES,
+        licence,
+        files,
         hub: Some(HubRepo {
             repo,
             revision: "main",
@@ -358,6 +354,31 @@ const fn mms_tts(id: &'static str, repo: &'static str, description: &'static str
         },
         default: false,
     }
+}
+
+/// The files of an MMS-TTS voice on the Hub.
+const MMS_TTS_FILES: &[FileSpec] = &[
+    FileSpec::hub_addressed("config.json"),
+    FileSpec::hub_addressed("pytorch_model.bin"),
+    FileSpec::hub_addressed("tokenizer_config.json"),
+    FileSpec::hub_addressed("vocab.json"),
+];
+
+/// An MMS-TTS voice (`facebook/mms-tts-XXX`, VITS reading characters, 16 kHz) from the Hub:
+/// its PyTorch checkpoint converted at pull time, its config and character vocabulary. Hub
+/// only. MMS's models are released for non-commercial use.
+const fn mms_tts(id: &'static str, repo: &'static str, description: &'static str) -> ModelEntry {
+    hub_checkpoint(
+        id,
+        Task::TextToSpeech,
+        description,
+        Licence {
+            name: "CC-BY-NC-4.0",
+            commercial_use: false,
+        },
+        repo,
+        MMS_TTS_FILES,
+    )
 }
 
 /// The files of an opus-mt checkpoint on the Hub.
@@ -373,27 +394,17 @@ const OPUS_MT_FILES: &[FileSpec] = &[
 /// SentencePiece models and the vocabulary. Hub only, so its files are checked against the
 /// Hub's content addresses (see [`FileSpec::hub_addressed`]).
 const fn opus_mt(id: &'static str, repo: &'static str, description: &'static str) -> ModelEntry {
-    ModelEntry {
+    hub_checkpoint(
         id,
-        task: Task::Translation,
+        Task::Translation,
         description,
-        licence: Licence {
+        Licence {
             name: "CC-BY-4.0",
             commercial_use: true,
         },
-        files: OPUS_MT_FILES,
-        hub: Some(HubRepo {
-            repo,
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::TorchPickle {
-            source: "pytorch_model.bin",
-            subtree: "",
-        },
-        default: false,
-    }
+        repo,
+        OPUS_MT_FILES,
+    )
 }
 
 /// The catalog.
@@ -802,54 +813,34 @@ pub static CATALOG: &[ModelEntry] = &[
         "Helsinki-NLP/opus-mt-fr-en",
         "Marian (opus-mt) French to English, 75M; about 300 MB",
     ),
-    ModelEntry {
-        id: "m2m100-418m",
-        task: Task::Translation,
-        description: "M2M100 418M, any-to-any among 100 languages (incl. vi, en, de, es, fr); about 1.9 GB",
-        licence: MIT,
-        files: &[
+    hub_checkpoint(
+        "m2m100-418m",
+        Task::Translation,
+        "M2M100 418M, any-to-any among 100 languages (incl. vi, en, de, es, fr); about 1.9 GB",
+        MIT,
+        "facebook/m2m100_418M",
+        &[
             FileSpec::hub_addressed("config.json"),
             FileSpec::hub_addressed("pytorch_model.bin"),
             FileSpec::hub_addressed("sentencepiece.bpe.model"),
             FileSpec::hub_addressed("vocab.json"),
         ],
-        hub: Some(HubRepo {
-            repo: "facebook/m2m100_418M",
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::TorchPickle {
-            source: "pytorch_model.bin",
-            subtree: "",
-        },
-        default: false,
-    },
-    ModelEntry {
-        id: "nllb-200-distilled-600m",
-        task: Task::Translation,
-        description: "NLLB-200 distilled 600M, any-to-any among 200 languages; best quality in the catalog; about 2.5 GB",
-        licence: Licence {
+    ),
+    hub_checkpoint(
+        "nllb-200-distilled-600m",
+        Task::Translation,
+        "NLLB-200 distilled 600M, any-to-any among 200 languages; best quality in the catalog; about 2.5 GB",
+        Licence {
             name: "CC-BY-NC-4.0",
             commercial_use: false,
         },
-        files: &[
+        "facebook/nllb-200-distilled-600M",
+        &[
             FileSpec::hub_addressed("config.json"),
             FileSpec::hub_addressed("pytorch_model.bin"),
             FileSpec::hub_addressed("tokenizer.json"),
         ],
-        hub: Some(HubRepo {
-            repo: "facebook/nllb-200-distilled-600M",
-            revision: "main",
-            subfolder: "",
-        }),
-        mirror: None,
-        conversion: Conversion::TorchPickle {
-            source: "pytorch_model.bin",
-            subtree: "",
-        },
-        default: false,
-    },
+    ),
 ];
 
 /// The entry for `id`, if the catalog has one.
