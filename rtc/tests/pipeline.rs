@@ -7,12 +7,12 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{decode_packets, engines, hear, opus_packets, recording};
+use common::{decode_packets, engines, hear, opus_packets, recording, word_error_rate};
 use dragoman_core::Lang;
 use dragoman_rtc::pipeline::{
     PipelineEvent, PipelineOptions, Targets, TrackCaption, TrackPipeline,
 };
-use dragoman_stt::eval::{char_errors, normalize_words, word_errors};
+use dragoman_stt::eval::{char_errors, normalize_words};
 
 /// Runs the pipeline over `packets` (a large queue: the test feeds faster than real time) and
 /// returns its events.
@@ -62,11 +62,7 @@ fn captions_translations_and_speech_come_out_of_opus_packets() {
     // the same bound).
     let original = finals(&events, Lang::EN);
     let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
-    let (wrong, words) = word_errors(
-        &normalize_words(&references.join(" ")),
-        &normalize_words(&heard.join(" ")),
-    );
-    eprintln!("original: WER {wrong}/{words} | {}", heard.join(" | "));
+    let (wrong, words) = word_error_rate(&references, &heard, "original");
     assert!(wrong * 10 <= words, "WER {wrong}/{words}");
     assert!(
         events
@@ -118,11 +114,7 @@ fn lost_packets_are_concealed_and_captions_still_come() {
     let events = run(packets, targets);
     let original = finals(&events, Lang::EN);
     let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
-    let (wrong, words) = word_errors(
-        &normalize_words(&references.join(" ")),
-        &normalize_words(&heard.join(" ")),
-    );
-    eprintln!("5% loss: WER {wrong}/{words} | {}", heard.join(" | "));
+    let (wrong, words) = word_error_rate(&references, &heard, "5% loss");
     assert!(wrong * 5 <= words, "WER {wrong}/{words}");
     // The media timeline kept its length: the last final ends near the recording's end.
     let end = original.last().unwrap().end.unwrap().as_secs_f64();

@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{decode_packets, engines, envelope_correlation, hear, recording, synthesize};
+use common::{
+    decode_packets, engines, envelope_correlation, hear, recording, synthesize, word_error_rate,
+};
 use dragoman_core::Lang;
 use dragoman_rtc::client::{Client, ClientEvent, ClientOptions, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
 use dragoman_rtc::protocol::{Caption, ErrorCode, Languages, ProtocolError, ServerMessage};
 use dragoman_rtc::room::{Identity, Room, RoomOptions};
-use dragoman_stt::eval::{char_errors, normalize_words, word_errors};
+use dragoman_stt::eval::{char_errors, normalize_words};
 use tokio::sync::mpsc;
 
 /// Tokens are the participant ids; anything else is refused.
@@ -192,11 +194,7 @@ async fn three_participants_get_captions_translations_speech_and_video() {
     // A's own words, as A reads them.
     let original = finals(&a_got, "en");
     let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
-    let (wrong, words) = word_errors(
-        &normalize_words(&references.join(" ")),
-        &normalize_words(&heard.join(" ")),
-    );
-    eprintln!("A's captions: WER {wrong}/{words} | {}", heard.join(" | "));
+    let (wrong, words) = word_error_rate(&references, &heard, "A's captions");
     assert!(wrong * 10 <= words, "WER {wrong}/{words}");
     assert!(
         a_got.captions.iter().all(|c| c.lang == "en"),
@@ -364,17 +362,13 @@ async fn captions_arrive_through_loss_and_jitter() {
     let got = got.lock().unwrap();
     let original = finals(&got, "en");
     let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
-    let (wrong, words) = word_errors(
-        &normalize_words(&references.join(" ")),
-        &normalize_words(&heard.join(" ")),
-    );
     let dropped = relay.dropped.load(std::sync::atomic::Ordering::Relaxed);
     let passed = relay.passed.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!(
-        "5% loss, 0-30 ms jitter: {dropped} of {} datagrams lost; WER {wrong}/{words} | {}",
-        dropped + passed,
-        heard.join(" | ")
+    let label = format!(
+        "5% loss, 0-30 ms jitter: {dropped} of {} datagrams lost",
+        dropped + passed
     );
+    let (wrong, words) = word_error_rate(&references, &heard, &label);
     assert!(dropped > 0, "the relay lost nothing");
     assert!(!original.is_empty(), "no caption came through");
     assert!(wrong * 5 <= words, "WER {wrong}/{words}");

@@ -115,6 +115,13 @@ pub(super) fn choice(languages: &Languages) -> std::result::Result<LanguageChoic
     })
 }
 
+/// The participant `id`, who must still be in the room (a message can race their removal).
+fn joined(inner: &Inner, id: &str) -> std::result::Result<Arc<Member>, ProtocolError> {
+    inner
+        .member(id)
+        .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))
+}
+
 pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> ProtocolError {
     ProtocolError::new(ErrorCode::Internal, format!("{what}: {e}"))
 }
@@ -253,9 +260,7 @@ pub(super) async fn publisher_offer(
     id: &str,
     sdp: String,
 ) -> std::result::Result<(), ProtocolError> {
-    let member = inner
-        .member(id)
-        .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
+    let member = joined(inner, id)?;
     let bad = |e: webrtc::error::Error| ProtocolError::new(ErrorCode::BadSdp, e.to_string());
     let offer = RTCSessionDescription::offer(sdp).map_err(bad)?;
     member
@@ -279,9 +284,7 @@ pub(super) async fn subscriber_answer(
     id: &str,
     sdp: String,
 ) -> std::result::Result<(), ProtocolError> {
-    let member = inner
-        .member(id)
-        .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
+    let member = joined(inner, id)?;
     let again = {
         let mut negotiation = member.negotiation.lock().await;
         if !negotiation.in_flight {
@@ -319,9 +322,7 @@ pub(super) async fn add_candidate(
     id: &str,
     candidate: IceCandidate,
 ) -> std::result::Result<(), ProtocolError> {
-    let member = inner
-        .member(id)
-        .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
+    let member = joined(inner, id)?;
     if candidate.candidate.is_empty() {
         return Ok(()); // end of candidates
     }
@@ -368,9 +369,7 @@ pub(super) async fn set_languages(
     id: &str,
     languages: Languages,
 ) -> std::result::Result<(), ProtocolError> {
-    let member = inner
-        .member(id)
-        .ok_or_else(|| ProtocolError::new(ErrorCode::UnexpectedMessage, "not in the room"))?;
+    let member = joined(inner, id)?;
     let info = {
         let mut info = member.info.lock().unwrap_or_else(PoisonError::into_inner);
         let old = &info.languages;

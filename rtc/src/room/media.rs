@@ -234,9 +234,15 @@ pub(super) fn start_pipeline(
     id: &str,
     member: &Arc<Member>,
 ) -> Option<Arc<PipelineInput>> {
-    let targets = inner.state().audience.targets(id);
+    let (targets, spoken) = {
+        let state = inner.state();
+        (
+            state.audience.targets(id),
+            state.audience.get(id).and_then(|l| l.spoken),
+        )
+    };
     let mut options = inner.options.pipeline.clone();
-    options.spoken = inner.state().audience.get(id).and_then(|l| l.spoken);
+    options.spoken = spoken;
     let tx = inner.pipeline_tx.clone();
     let speaker = id.to_string();
     let sink: EventSink = Arc::new(move |event| {

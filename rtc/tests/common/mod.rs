@@ -288,3 +288,18 @@ impl LossyRelay {
         fields.join(" ")
     }
 }
+
+/// Word errors of the finals `heard` against the reference transcripts (both normalised),
+/// printed under `label`: `(wrong, reference words)`.
+pub(crate) fn word_error_rate(
+    references: &[String],
+    heard: &[&str],
+    label: &str,
+) -> (usize, usize) {
+    let (wrong, words) = dragoman_stt::eval::word_errors(
+        &dragoman_stt::eval::normalize_words(&references.join(" ")),
+        &dragoman_stt::eval::normalize_words(&heard.join(" ")),
+    );
+    eprintln!("{label}: WER {wrong}/{words} | {}", heard.join(" | "));
+    (wrong, words)
+}
