@@ -14,6 +14,9 @@ pub struct Segment {
     pub end: f64,
     /// The text, trimmed.
     pub text: String,
+    /// Who spoke it, when the transcript has several speakers (a call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<String>,
 }
 
 /// A whole transcript.
@@ -49,34 +52,51 @@ impl Transcript {
 
     /// SubRip subtitles.
     pub fn to_srt(&self) -> String {
-        let mut out = String::new();
-        for (i, s) in self.segments.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}\n{} --> {}\n{}\n\n",
-                i + 1,
-                timestamp(s.start, ','),
-                timestamp(s.end, ','),
-                s.text
-            );
-        }
-        out
+        srt(&self.segments)
     }
 
     /// WebVTT subtitles.
     pub fn to_vtt(&self) -> String {
-        let mut out = String::from("WEBVTT\n\n");
-        for s in &self.segments {
-            let _ = write!(
-                out,
-                "{} --> {}\n{}\n\n",
-                timestamp(s.start, '.'),
-                timestamp(s.end, '.'),
-                s.text
-            );
-        }
-        out
+        vtt(&self.segments)
     }
+}
+
+/// SubRip subtitles of `segments` (a speaker, when known, prefixes the text: `Ana: …`).
+pub fn srt(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for (i, s) in segments.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\n{} --> {}\n",
+            i + 1,
+            timestamp(s.start, ','),
+            timestamp(s.end, ',')
+        );
+        if let Some(speaker) = &s.speaker {
+            let _ = write!(out, "{speaker}: ");
+        }
+        let _ = write!(out, "{}\n\n", s.text);
+    }
+    out
+}
+
+/// WebVTT subtitles of `segments` (a speaker, when known, is a voice span: `<v Ana>…`).
+pub fn vtt(segments: &[Segment]) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for s in segments {
+        let _ = write!(
+            out,
+            "{} --> {}\n",
+            timestamp(s.start, '.'),
+            timestamp(s.end, '.')
+        );
+        if let Some(speaker) = &s.speaker {
+            // A voice name ends at '>'; cue text must not hold "-->".
+            let _ = write!(out, "<v {}>", speaker.replace('>', ""));
+        }
+        let _ = write!(out, "{}\n\n", s.text.replace("-->", "->"));
+    }
+    out
 }
 
 /// `HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (VTT).
@@ -104,11 +124,13 @@ mod tests {
                     start: 0.0,
                     end: 2.5,
                     text: "And so my fellow Americans,".into(),
+                    speaker: None,
                 },
                 Segment {
                     start: 3661.2345,
                     end: 3662.0,
                     text: "ask not.".into(),
+                    speaker: Some("JFK".into()),
                 },
             ],
         )
@@ -120,12 +142,13 @@ mod tests {
         assert_eq!(t.text, "And so my fellow Americans, ask not.");
         assert_eq!(
             t.to_srt(),
-            "1\n00:00:00,000 --> 00:00:02,500\nAnd so my fellow Americans,\n\n2\n01:01:01,235 --> 01:01:02,000\nask not.\n\n"
+            "1\n00:00:00,000 --> 00:00:02,500\nAnd so my fellow Americans,\n\n2\n01:01:01,235 --> 01:01:02,000\nJFK: ask not.\n\n"
         );
         assert!(
             t.to_vtt()
                 .starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\n")
         );
+        assert!(t.to_vtt().ends_with("\n<v JFK>ask not.\n\n"));
     }
 
     #[test]

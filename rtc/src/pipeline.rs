@@ -16,10 +16,10 @@
 //! When packets stop (the speaker muted or went quiet without DTX), silence is fed in after
 //! [`PipelineOptions::idle_flush`] so the utterance in progress becomes final.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use dragoman_core::engine::{
@@ -138,6 +138,15 @@ pub enum PipelineEvent {
         packet: Vec<u8>,
         /// Whether it is the last packet of an utterance (the writer may pause after it).
         last: bool,
+    },
+    /// How long a stage took for one utterance (for metrics): `stt` from the push of the
+    /// utterance's last audio to its final; `translate` from the final to its translation
+    /// (per language); `speak` from the translated text to its first audio.
+    Latency {
+        /// Which stage.
+        stage: &'static str,
+        /// The wall-clock time it took.
+        elapsed: Duration,
     },
     /// A stage failed on some input and went on with the next.
     Error {
@@ -293,7 +302,13 @@ struct SttStage {
     sink: EventSink,
     text: Sender<SourceCaption>,
     spoken: Option<Lang>,
+    /// When recent audio was pushed: `(position after the push, wall clock)`, for the
+    /// latency of finals.
+    pushed: VecDeque<(u64, Instant)>,
 }
+
+/// Pushes remembered for latency (10 s of 20 ms packets).
+const PUSHES_KEPT: usize = 500;
 
 /// The longest gap concealed; a longer one (a reconnect, a sequence reset) restarts the
 /// timeline at the new packet without inventing seconds of audio.
@@ -316,6 +331,7 @@ impl SttStage {
             sink,
             text,
             spoken: options.spoken,
+            pushed: VecDeque::with_capacity(PUSHES_KEPT),
         })
     }
 
@@ -375,8 +391,21 @@ impl SttStage {
         }
         let start = StreamTime::from_samples(self.position, opus_rate());
         self.position += audio.len() as u64;
+        if self.pushed.len() == PUSHES_KEPT {
+            self.pushed.pop_front();
+        }
+        self.pushed.push_back((self.position, Instant::now()));
         self.session.push_audio(&AudioChunk::new(start, audio))?;
         self.drain()
+    }
+
+    /// Time since the audio up to media time `end` was pushed.
+    fn since_pushed(&self, end: StreamTime) -> Option<Duration> {
+        let end = end.as_duration().as_secs_f64() * f64::from(OPUS_RATE);
+        self.pushed
+            .iter()
+            .find(|(position, _)| *position as f64 >= end)
+            .map(|(_, at)| at.elapsed())
     }
 
     fn drain(&mut self) -> Result<()> {
@@ -426,6 +455,12 @@ impl SttStage {
                 start: caption.start,
                 end,
             }));
+            if let Some(elapsed) = end.and_then(|end| self.since_pushed(end)) {
+                (self.sink)(PipelineEvent::Latency {
+                    stage: "stt",
+                    elapsed,
+                });
+            }
             if caption.is_final {
                 self.caption_id += 1;
                 self.revision = 0;
@@ -517,8 +552,15 @@ impl TranslateStage {
                 }
             }
         };
+        let started = Instant::now();
         session.push_text(caption)?;
         while let Some(event) = session.poll_event() {
+            if event.is_final {
+                (self.sink)(PipelineEvent::Latency {
+                    stage: "translate",
+                    elapsed: started.elapsed(),
+                });
+            }
             if event.is_final && targets.speech.contains(&to) {
                 self.speech
                     .send((to, event.text.clone()))
@@ -577,6 +619,7 @@ impl SpeakStage {
                 }
             }
         };
+        let started = Instant::now();
         session.push_text(text)?;
         session.finish()?;
         let mut encoder = OpusEncoder::new()?;
@@ -598,6 +641,12 @@ impl SpeakStage {
         }
         packets.extend(encoder.flush()?);
         let count = packets.len();
+        if count > 0 {
+            (self.sink)(PipelineEvent::Latency {
+                stage: "speak",
+                elapsed: started.elapsed(),
+            });
+        }
         for (i, packet) in packets.into_iter().enumerate() {
             (self.sink)(PipelineEvent::Speech {
                 lang,

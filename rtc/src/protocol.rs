@@ -219,6 +219,21 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// The code as it is on the wire (`room_full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedMessage => "malformed_message",
+            Self::UnexpectedMessage => "unexpected_message",
+            Self::Unauthorized => "unauthorized",
+            Self::UnsupportedLanguage => "unsupported_language",
+            Self::BadSdp => "bad_sdp",
+            Self::RoomFull => "room_full",
+            Self::Internal => "internal",
+        }
+    }
+}
+
 /// A refused message: the error the room sends back.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code:?}: {message}")]
@@ -282,6 +297,21 @@ pub fn parse_lang(code: Option<&str>) -> Result<Option<Lang>, ProtocolError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn error_codes_print_as_on_the_wire() {
+        for code in [
+            ErrorCode::MalformedMessage,
+            ErrorCode::UnexpectedMessage,
+            ErrorCode::Unauthorized,
+            ErrorCode::UnsupportedLanguage,
+            ErrorCode::BadSdp,
+            ErrorCode::RoomFull,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(serde_json::to_value(code).ok(), Some(serde_json::json!(code.as_str())));
+        }
+    }
     use super::*;
 
     #[test]

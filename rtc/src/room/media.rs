@@ -18,6 +18,11 @@ pub(super) async fn route(room: Weak<Inner>, mut events: mpsc::Receiver<(String,
                     let _ = queue.push((packet, last));
                 }
             }
+            PipelineEvent::Latency { stage, elapsed } => room.emit(RoomEvent::StageLatency {
+                participant_id: speaker,
+                stage,
+                elapsed,
+            }),
             PipelineEvent::Error { stage, message } => {
                 log::warn!("pipeline of {speaker}, {stage}: {message}");
                 room.emit(RoomEvent::PipelineError {

@@ -123,6 +123,15 @@ pub enum RoomEvent {
     },
     /// A caption (original or translated) was delivered.
     Caption(Caption),
+    /// How long a pipeline stage took for one utterance (see [`PipelineEvent::Latency`]).
+    StageLatency {
+        /// The speaker.
+        participant_id: String,
+        /// The stage: `stt`, `translate` or `speak`.
+        stage: &'static str,
+        /// The time it took.
+        elapsed: Duration,
+    },
     /// A pipeline stage failed on some input.
     PipelineError {
         /// The speaker.

@@ -2,6 +2,7 @@
 
 mod models;
 mod progress;
+mod serve;
 mod speak;
 mod transcribe;
 mod translate;
@@ -29,6 +30,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Speak text (a WAV file, or raw samples on standard output).
     Speak(speak::SpeakArgs),
+    /// Run the call server: the HTTP API, signaling, the web client.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command line.
@@ -38,5 +41,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Translate(args) => translate::run(args),
         Command::Speak(args) => speak::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

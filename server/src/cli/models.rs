@@ -187,27 +187,43 @@ fn human_size(bytes: Option<u64>) -> String {
 
 fn pull(store: &ModelStore, args: PullArgs) -> anyhow::Result<ExitCode> {
     let ids: Vec<String> = if args.ids.is_empty() {
-        CATALOG
-            .iter()
-            .filter(|e| e.default)
-            .map(|e| e.id.to_string())
-            .collect()
+        default_ids()
     } else {
         args.ids
     };
-    // Check every id before downloading anything.
-    for id in &ids {
-        store::entry(id)?;
-    }
     let mut options = PullOptions::default();
     options.local_dir = args.from;
     options.hub = !args.no_hub;
     options.mirror = !args.no_mirror;
     options.hub_endpoint = args.hub_endpoint;
+    for id in pull_all(store, &ids, &options)? {
+        println!("{}", store.model_dir(id).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The models `dragoman models pull` fetches with no id.
+pub(super) fn default_ids() -> Vec<String> {
+    CATALOG
+        .iter()
+        .filter(|e| e.default)
+        .map(|e| e.id.to_string())
+        .collect()
+}
+
+/// Pulls `ids` (each checked first), with progress bars on stderr; returns them.
+pub(super) fn pull_all<'a>(
+    store: &ModelStore,
+    ids: &'a [String],
+    options: &PullOptions,
+) -> anyhow::Result<&'a [String]> {
+    for id in ids {
+        store::entry(id)?;
+    }
     let bars = PullBars::new();
-    for id in &ids {
+    for id in ids {
         match store
-            .pull(id, &options, &bars)
+            .pull(id, options, &bars)
             .with_context(|| format!("pulling {id}"))?
         {
             PullOutcome::AlreadyPresent => eprintln!("{id}: already pulled"),
@@ -215,9 +231,8 @@ fn pull(store: &ModelStore, args: PullArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{id}: pulled from the {source} and verified")
             }
         }
-        println!("{}", store.model_dir(id).display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ids)
 }
 
 fn verify(store: &ModelStore, ids: Vec<String>) -> anyhow::Result<ExitCode> {
