@@ -103,6 +103,7 @@ impl Decoder {
                             start: (time_offset + start).min(end),
                             end,
                             text,
+                            speaker: None,
                         });
                     }
                     Ok(())
