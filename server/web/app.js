@@ -110,7 +110,14 @@ function roomPath(room) {
 // ---------------------------------------------------------------------------------------------
 // Join form
 
-/** Fills the language menus from the server (`GET /v1/languages`). */
+/** Languages the server can speak translated words in (code -> true). */
+const speechLanguages = new Map();
+
+/**
+ * Fills the language menus from the server (`GET /v1/languages`): each entry says whether the
+ * server transcribes it (`speech_to_text`), translates into it (`translation`) and has a voice
+ * for it (`speech`). A flag the server leaves out counts as yes.
+ */
 async function loadLanguages() {
   let languages = [];
   try {
@@ -121,10 +128,11 @@ async function loadLanguages() {
     showJoinError(`Could not load the languages: ${err.message}`);
   }
   languages.sort((a, b) => a.name.localeCompare(b.name));
-  for (const select of [$('spoken'), $('captions-lang')]) {
-    for (const lang of languages) {
-      select.append(new Option(`${lang.name} (${lang.code})`, lang.code));
-    }
+  for (const lang of languages) {
+    const label = `${lang.name} (${lang.code})`;
+    if (lang.speech_to_text !== false) $('spoken').append(new Option(label, lang.code));
+    if (lang.translation !== false) $('captions-lang').append(new Option(label, lang.code));
+    speechLanguages.set(lang.code, lang.speech !== false);
   }
   return languages.map((l) => l.code);
 }
@@ -152,11 +160,12 @@ function restoreChoices(codes) {
   syncHearToggle();
 }
 
-/** Translated speech is in the caption language, so it needs one. */
+/** Translated speech is in the caption language, so it needs one with a voice. */
 function syncHearToggle() {
-  const none = $('captions-lang').value === '';
-  $('hear-translated').disabled = none;
-  if (none) $('hear-translated').checked = false;
+  const code = $('captions-lang').value;
+  const possible = code !== '' && speechLanguages.get(code) !== false;
+  $('hear-translated').disabled = !possible;
+  if (!possible) $('hear-translated').checked = false;
 }
 
 function showJoinError(text) {

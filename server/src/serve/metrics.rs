@@ -92,6 +92,17 @@ impl Metrics {
             drops.clone(),
         );
         registry.register("errors", "Errors by kind", errors.clone());
+        // Known series exist from the start, so dashboards see zeros rather than nothing.
+        for stage in ["stt", "translate", "speak"] {
+            stage_seconds.get_or_create(&StageLabel {
+                stage: stage.into(),
+            });
+        }
+        for queue in ["audio", "speech", "signaling"] {
+            drops.get_or_create(&QueueLabel {
+                queue: queue.into(),
+            });
+        }
         Self {
             registry,
             rooms,

@@ -99,7 +99,11 @@ async function joinCall(page, { name, spoken, captions, hear }) {
   await page.fill('#room', ROOM);
   await page.selectOption('#spoken', spoken);
   await page.selectOption('#captions-lang', captions);
-  await page.setChecked('#hear-translated', hear);
+  if (await page.isDisabled('#hear-translated')) {
+    log(`${name}: the server has no voice for ${captions}; no translated speech`);
+  } else {
+    await page.setChecked('#hear-translated', hear);
+  }
   await page.click('#join-button');
   await page.waitForSelector('#connection[data-state="connected"]', { timeout: 60_000 });
 }
@@ -145,6 +149,7 @@ function measure(lines, mediaStartedAt) {
   const partialToFinal = [];
   const translationAfterOriginal = [];
   const translationFirstAfterOriginal = [];
+  const translationFirstAfterOriginalFirst = [];
   const utterances = [];
   for (const { original, translations } of groups.values()) {
     if (!original || !original.final) continue;
@@ -153,6 +158,7 @@ function measure(lines, mediaStartedAt) {
     if (vi && vi.final) {
       translationAfterOriginal.push(vi.final_at - original.final_at);
       translationFirstAfterOriginal.push(vi.first_at - original.final_at);
+      translationFirstAfterOriginalFirst.push(vi.first_at - original.first_at);
     }
     utterances.push({ original, vi });
   }
@@ -175,7 +181,9 @@ function measure(lines, mediaStartedAt) {
   return {
     original_partial_to_final: stats(partialToFinal),
     translation_final_after_original_final: stats(translationAfterOriginal),
+    // Negative: a translation of a partial showed before the original was final.
     translation_first_after_original_final: stats(translationFirstAfterOriginal),
+    translation_first_after_original_first: stats(translationFirstAfterOriginalFirst),
     speech_end_to_original_final_approx: stats(speechEndToFinal),
     per_clip_speech_end_to_original_final_ms: speechEndToFinal,
   };
