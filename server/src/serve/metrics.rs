@@ -94,12 +94,12 @@ impl Metrics {
         registry.register("errors", "Errors by kind", errors.clone());
         // Known series exist from the start, so dashboards see zeros rather than nothing.
         for stage in ["stt", "translate", "speak"] {
-            stage_seconds.get_or_create(&StageLabel {
+            let _ = stage_seconds.get_or_create(&StageLabel {
                 stage: stage.into(),
             });
         }
         for queue in ["audio", "speech", "signaling"] {
-            drops.get_or_create(&QueueLabel {
+            let _ = drops.get_or_create(&QueueLabel {
                 queue: queue.into(),
             });
         }
