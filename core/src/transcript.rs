@@ -65,9 +65,9 @@ impl Transcript {
 pub fn srt(segments: &[Segment]) -> String {
     let mut out = String::new();
     for (i, s) in segments.iter().enumerate() {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "{}\n{} --> {}\n",
+            "{}\n{} --> {}",
             i + 1,
             timestamp(s.start, ','),
             timestamp(s.end, ',')
@@ -84,9 +84,9 @@ pub fn srt(segments: &[Segment]) -> String {
 pub fn vtt(segments: &[Segment]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for s in segments {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "{} --> {}\n",
+            "{} --> {}",
             timestamp(s.start, '.'),
             timestamp(s.end, '.')
         );

@@ -309,7 +309,10 @@ mod tests {
             ErrorCode::RoomFull,
             ErrorCode::Internal,
         ] {
-            assert_eq!(serde_json::to_value(code).ok(), Some(serde_json::json!(code.as_str())));
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::json!(code.as_str()))
+            );
         }
     }
     use super::*;

@@ -7,8 +7,8 @@ use anyhow::Context;
 use candle_core::Device;
 use dragoman_core::engine::{SttOptions, TtsOptions};
 use dragoman_core::store::ModelStore;
-use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
 use dragoman_core::store::catalog::{CATALOG, Task};
+use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
 use dragoman_rtc::pipeline::Engines;
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
@@ -54,7 +54,9 @@ pub fn warm_up(engines: &Engines) -> anyhow::Result<()> {
     stt.finish()?;
     while stt.poll_event().is_some() {}
     if engines.translator.supports(Lang::EN, Lang::VI) {
-        engines.translator.translate(&["Good morning."], Lang::EN, Lang::VI)?;
+        engines
+            .translator
+            .translate(&["Good morning."], Lang::EN, Lang::VI)?;
     }
     let mut tts = engines.tts.new_session(&TtsOptions::new(Lang::EN))?;
     tts.push_text("Hello.")?;

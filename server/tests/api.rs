@@ -11,7 +11,14 @@ use common::{ADMIN, Auth, KEY, Postgres, SECRET, call, config, state};
 use dragoman_server::serve::auth::{Credentials, Grants};
 use dragoman_server::serve::db::TranscriptLine;
 
-fn line(speaker: &str, caption_id: i64, lang: &str, source: &str, text: &str, at: i64) -> TranscriptLine {
+fn line(
+    speaker: &str,
+    caption_id: i64,
+    lang: &str,
+    source: &str,
+    text: &str,
+    at: i64,
+) -> TranscriptLine {
     TranscriptLine {
         speaker: speaker.into(),
         speaker_name: speaker.to_uppercase(),
@@ -35,16 +42,31 @@ async fn rooms_need_admin_credentials() {
     call(&state, "POST", "/v1/rooms", Auth::Basic(KEY, "wrong"), body)
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    call(&state, "GET", "/v1/rooms", Auth::Bearer("not-a-token"), None)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms",
+        Auth::Bearer("not-a-token"),
+        None,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
     // A participant's token is not an admin's; a forged admin token is refused.
     let credentials = Credentials::new(KEY, SECRET);
     let (participant, _) = credentials.issue("ana", None, Some("standup"), Grants::PARTICIPANT, 60);
-    call(&state, "POST", "/v1/rooms", Auth::Bearer(&participant), body)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    let admin = Grants { admin: true, ..Grants::default() };
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        Auth::Bearer(&participant),
+        body,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let admin = Grants {
+        admin: true,
+        ..Grants::default()
+    };
     let (forged, _) = Credentials::new(KEY, "guessed").issue("eve", None, None, admin, 60);
     call(&state, "POST", "/v1/rooms", Auth::Bearer(&forged), body)
         .await
@@ -80,12 +102,25 @@ async fn rooms_need_admin_credentials() {
 
     // An admin token for one room administers that room only.
     let (retro_admin, _) = credentials.issue("ops", None, Some("retro"), admin, 60);
-    let reply = call(&state, "GET", "/v1/rooms/retro", Auth::Bearer(&retro_admin), None).await;
+    let reply = call(
+        &state,
+        "GET",
+        "/v1/rooms/retro",
+        Auth::Bearer(&retro_admin),
+        None,
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["max_participants"], 4);
-    call(&state, "GET", "/v1/rooms/standup", Auth::Bearer(&retro_admin), None)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms/standup",
+        Auth::Bearer(&retro_admin),
+        None,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
     call(&state, "GET", "/v1/rooms", Auth::Bearer(&retro_admin), None)
         .await
         .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
@@ -107,12 +142,21 @@ async fn bad_input_is_a_json_4xx() {
     let state = state(config(dir.path())).await;
     for (body, status) in [
         ("{not json", StatusCode::BAD_REQUEST),
-        (r#"{"name":"a","colour":"red"}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            r#"{"name":"a","colour":"red"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (r#"{"name":7}"#, StatusCode::UNPROCESSABLE_ENTITY),
         (r#"{"name":"has space"}"#, StatusCode::BAD_REQUEST),
         (r#"{"name":""}"#, StatusCode::BAD_REQUEST),
-        (r#"{"name":"ok","languages":["klingon"]}"#, StatusCode::BAD_REQUEST),
-        (r#"{"name":"ok","max_participants":0}"#, StatusCode::BAD_REQUEST),
+        (
+            r#"{"name":"ok","languages":["klingon"]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"name":"ok","max_participants":0}"#,
+            StatusCode::BAD_REQUEST,
+        ),
     ] {
         let reply = call(&state, "POST", "/v1/rooms", ADMIN, Some(body)).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.text);
@@ -129,41 +173,79 @@ async fn bad_input_is_a_json_4xx() {
     assert!(reply.json()["error"]["code"].is_string());
     // Duplicate room.
     let body = Some(r#"{"name":"dup"}"#);
-    assert_eq!(call(&state, "POST", "/v1/rooms", ADMIN, body).await.status, StatusCode::CREATED);
+    assert_eq!(
+        call(&state, "POST", "/v1/rooms", ADMIN, body).await.status,
+        StatusCode::CREATED
+    );
     call(&state, "POST", "/v1/rooms", ADMIN, body)
         .await
         .assert_error(StatusCode::CONFLICT, "conflict");
     // Unknown rooms, endpoints and methods.
-    for uri in ["/v1/rooms/nope", "/v1/rooms/nope/participants", "/v1/rooms/nope/transcript"] {
+    for uri in [
+        "/v1/rooms/nope",
+        "/v1/rooms/nope/participants",
+        "/v1/rooms/nope/transcript",
+    ] {
         call(&state, "GET", uri, ADMIN, None)
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
     }
-    call(&state, "POST", "/v1/rooms/nope/tokens", ADMIN, Some(r#"{"identity":"a"}"#))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "not_found");
+    call(
+        &state,
+        "POST",
+        "/v1/rooms/nope/tokens",
+        ADMIN,
+        Some(r#"{"identity":"a"}"#),
+    )
+    .await
+    .assert_error(StatusCode::NOT_FOUND, "not_found");
     call(&state, "GET", "/v1/nothing", Auth::None, None)
         .await
         .assert_error(StatusCode::NOT_FOUND, "not_found");
     call(&state, "PUT", "/v1/rooms", ADMIN, None)
         .await
         .assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    call(&state, "GET", "/v1/rooms/dup/transcript?format=docx", ADMIN, None)
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
-    call(&state, "GET", "/v1/rooms/dup/transcript?lang=xx-nope", ADMIN, None)
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms/dup/transcript?format=docx",
+        ADMIN,
+        None,
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms/dup/transcript?lang=xx-nope",
+        ADMIN,
+        None,
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "bad_request");
     // Errors are counted by kind.
     let metrics = call(&state, "GET", "/metrics", Auth::None, None).await;
-    assert!(metrics.text.contains("dragoman_errors_total{kind=\"not_found\"} 5"), "{}", metrics.text);
+    assert!(
+        metrics
+            .text
+            .contains("dragoman_errors_total{kind=\"not_found\"} 5"),
+        "{}",
+        metrics.text
+    );
 }
 
 #[tokio::test]
 async fn tokens_and_guests() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(config(dir.path())).await;
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
     let credentials = Credentials::new(KEY, SECRET);
 
     let reply = call(
@@ -186,31 +268,74 @@ async fn tokens_and_guests() {
     let identity = credentials.authorize_join(&token, "standup").unwrap();
     assert!(!identity.can_publish && identity.can_subscribe);
     assert!(credentials.authorize_join(&token, "other").is_err());
-    for body in [r#"{"identity":""}"#, r#"{"identity":"a","ttl_secs":0}"#, r#"{"identity":"a","grants":{"fly":true}}"#] {
-        let reply = call(&state, "POST", "/v1/rooms/standup/tokens", ADMIN, Some(body)).await;
+    for body in [
+        r#"{"identity":""}"#,
+        r#"{"identity":"a","ttl_secs":0}"#,
+        r#"{"identity":"a","grants":{"fly":true}}"#,
+    ] {
+        let reply = call(
+            &state,
+            "POST",
+            "/v1/rooms/standup/tokens",
+            ADMIN,
+            Some(body),
+        )
+        .await;
         assert!(reply.status.is_client_error(), "{body}: {}", reply.text);
     }
-    call(&state, "POST", "/v1/rooms/standup/tokens", Auth::Bearer(&token), Some(r#"{"identity":"b"}"#))
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(
+        &state,
+        "POST",
+        "/v1/rooms/standup/tokens",
+        Auth::Bearer(&token),
+        Some(r#"{"identity":"b"}"#),
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
 
     // Guests: a participant token, and a new room is created.
-    let reply = call(&state, "POST", "/v1/rooms/lobby/join", Auth::None, Some(r#"{"name":"  Bình  "}"#)).await;
+    let reply = call(
+        &state,
+        "POST",
+        "/v1/rooms/lobby/join",
+        Auth::None,
+        Some(r#"{"name":"  Bình  "}"#),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    let guest = credentials.verify(reply.json()["token"].as_str().unwrap()).unwrap();
+    let guest = credentials
+        .verify(reply.json()["token"].as_str().unwrap())
+        .unwrap();
     assert_eq!(guest.name.as_deref(), Some("Bình"));
     assert_eq!(guest.grants, Grants::PARTICIPANT);
-    assert_eq!(call(&state, "GET", "/v1/rooms/lobby", ADMIN, None).await.status, StatusCode::OK);
-    call(&state, "POST", "/v1/rooms/lobby/join", Auth::None, Some(r#"{"name":""}"#))
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(
+        call(&state, "GET", "/v1/rooms/lobby", ADMIN, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    call(
+        &state,
+        "POST",
+        "/v1/rooms/lobby/join",
+        Auth::None,
+        Some(r#"{"name":""}"#),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "bad_request");
 
     let mut closed = config(dir.path());
     closed.guest_access = false;
     let closed = common::state(closed).await;
-    call(&closed, "POST", "/v1/rooms/lobby/join", Auth::None, Some(r#"{"name":"Eve"}"#))
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    call(
+        &closed,
+        "POST",
+        "/v1/rooms/lobby/join",
+        Auth::None,
+        Some(r#"{"name":"Eve"}"#),
+    )
+    .await
+    .assert_error(StatusCode::FORBIDDEN, "forbidden");
 
     // Nobody is in the call yet.
     let reply = call(&state, "GET", "/v1/rooms/lobby/participants", ADMIN, None).await;
@@ -222,8 +347,22 @@ async fn tokens_and_guests() {
 async fn transcripts_in_three_formats() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(config(dir.path())).await;
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"other"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"other"}"#),
+    )
+    .await;
     let t0 = 1_795_000_000_000;
     state
         .db
@@ -245,13 +384,25 @@ async fn transcripts_in_three_formats() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["speaker_name"], "AN");
 
-    let reply = call(&state, "GET", "/v1/rooms/standup/transcript?format=srt", ADMIN, None).await;
+    let reply = call(
+        &state,
+        "GET",
+        "/v1/rooms/standup/transcript?format=srt",
+        ADMIN,
+        None,
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
         reply.text,
         "1\n00:00:00,000 --> 00:00:01,500\nAN: Chào buổi sáng\n\n2\n00:00:02,500 --> 00:00:04,000\nBO: Morning --> all\n\n"
     );
-    assert!(reply.headers["content-disposition"].to_str().unwrap().contains("standup.srt"));
+    assert!(
+        reply.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("standup.srt")
+    );
 
     // A participant of the room may download it, in their language.
     let credentials = Credentials::new(KEY, SECRET);
@@ -269,18 +420,44 @@ async fn transcripts_in_three_formats() {
         reply.text,
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n<v AN>Chào buổi sáng\n\n00:00:02.500 --> 00:00:04.000\n<v BO>Chào mọi người\n\n"
     );
-    let reply = call(&state, "GET", "/v1/rooms/standup/transcript?lang=en", ADMIN, None).await;
+    let reply = call(
+        &state,
+        "GET",
+        "/v1/rooms/standup/transcript?lang=en",
+        ADMIN,
+        None,
+    )
+    .await;
     assert_eq!(reply.json()["lines"].as_array().unwrap().len(), 2);
     // Not a participant of another room.
-    call(&state, "GET", "/v1/rooms/other/transcript", Auth::Bearer(&token), None)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
-    call(&state, "GET", "/v1/rooms/standup/transcript", Auth::None, None)
-        .await
-        .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms/other/transcript",
+        Auth::Bearer(&token),
+        None,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    call(
+        &state,
+        "GET",
+        "/v1/rooms/standup/transcript",
+        Auth::None,
+        None,
+    )
+    .await
+    .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
     // Deleting the room deletes its transcript.
     call(&state, "DELETE", "/v1/rooms/standup", ADMIN, None).await;
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
     let reply = call(&state, "GET", "/v1/rooms/standup/transcript", ADMIN, None).await;
     assert_eq!(reply.json()["lines"], serde_json::json!([]));
 }
@@ -301,19 +478,41 @@ async fn health_readiness_metrics_and_the_openapi_document() {
             .await
             .assert_error(StatusCode::SERVICE_UNAVAILABLE, "not_ready");
     }
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
     let reply = call(&state, "GET", "/v1/rooms/standup/signal", Auth::None, None).await;
     assert!(reply.status.is_client_error() || reply.status == StatusCode::SERVICE_UNAVAILABLE);
 
     let reply = call(&state, "GET", "/v1/models", Auth::None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     let models = reply.json()["models"].as_array().unwrap().clone();
-    assert!(models.iter().any(|m| m["id"] == "whisper-base" && m["task"].is_string()));
+    assert!(
+        models
+            .iter()
+            .any(|m| m["id"] == "whisper-base" && m["task"].is_string())
+    );
 
     let reply = call(&state, "GET", "/metrics", Auth::None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    for name in ["dragoman_rooms", "dragoman_participants", "dragoman_tracks", "dragoman_pipeline_stage_seconds", "dragoman_queue_drops", "dragoman_errors"] {
-        assert!(reply.text.contains(&format!("# TYPE {name} ")), "{name}: {}", reply.text);
+    for name in [
+        "dragoman_rooms",
+        "dragoman_participants",
+        "dragoman_tracks",
+        "dragoman_pipeline_stage_seconds",
+        "dragoman_queue_drops",
+        "dragoman_errors",
+    ] {
+        assert!(
+            reply.text.contains(&format!("# TYPE {name} ")),
+            "{name}: {}",
+            reply.text
+        );
     }
 
     // The OpenAPI document describes every API route, and only those.
@@ -333,11 +532,21 @@ async fn health_readiness_metrics_and_the_openapi_document() {
         .collect();
     documented.sort();
     let mut expected = vec![
-        "GET /healthz", "GET /readyz", "GET /metrics",
-        "GET /v1/rooms", "POST /v1/rooms", "GET /v1/rooms/{room}", "DELETE /v1/rooms/{room}",
-        "POST /v1/rooms/{room}/tokens", "POST /v1/rooms/{room}/join",
-        "GET /v1/rooms/{room}/participants", "GET /v1/rooms/{room}/transcript",
-        "GET /v1/rooms/{room}/signal", "GET /v1/languages", "GET /v1/voices", "GET /v1/models",
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "GET /v1/rooms",
+        "POST /v1/rooms",
+        "GET /v1/rooms/{room}",
+        "DELETE /v1/rooms/{room}",
+        "POST /v1/rooms/{room}/tokens",
+        "POST /v1/rooms/{room}/join",
+        "GET /v1/rooms/{room}/participants",
+        "GET /v1/rooms/{room}/transcript",
+        "GET /v1/rooms/{room}/signal",
+        "GET /v1/languages",
+        "GET /v1/voices",
+        "GET /v1/models",
     ];
     expected.sort();
     assert_eq!(documented, expected);
@@ -362,7 +571,12 @@ async fn languages_and_voices_of_the_loaded_models() {
     }
     let reply = call(&state, "GET", "/v1/voices", Auth::None, None).await;
     let voices = reply.json()["voices"].as_array().unwrap().clone();
-    assert!(voices.iter().any(|v| v["lang"] == "vi" && v["engine"] == "espeak-ng"), "{voices:?}");
+    assert!(
+        voices
+            .iter()
+            .any(|v| v["lang"] == "vi" && v["engine"] == "espeak-ng"),
+        "{voices:?}"
+    );
 }
 
 #[tokio::test]
@@ -373,20 +587,40 @@ async fn rate_limits_cors_and_security_headers() {
     config.cors_origins = vec!["https://app.example".into()];
     let state = state(config).await;
     for _ in 0..3 {
-        assert_eq!(call(&state, "GET", "/v1/rooms", ADMIN, None).await.status, StatusCode::OK);
+        assert_eq!(
+            call(&state, "GET", "/v1/rooms", ADMIN, None).await.status,
+            StatusCode::OK
+        );
     }
-    let reply = call(&state, "POST", "/v1/rooms/x/join", Auth::None, Some(r#"{"name":"a"}"#)).await;
+    let reply = call(
+        &state,
+        "POST",
+        "/v1/rooms/x/join",
+        Auth::None,
+        Some(r#"{"name":"a"}"#),
+    )
+    .await;
     reply.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert!(reply.headers.contains_key("retry-after"));
     // Other endpoints are not limited.
-    assert_eq!(call(&state, "GET", "/healthz", Auth::None, None).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&state, "GET", "/healthz", Auth::None, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
 
     let reply = call(&state, "GET", "/", Auth::None, None).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(reply.text.contains("<html"));
     assert_eq!(reply.headers["x-content-type-options"], "nosniff");
     assert_eq!(reply.headers["x-frame-options"], "DENY");
-    assert!(reply.headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+    assert!(
+        reply.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
 
     let request = axum::http::Request::builder()
         .method("OPTIONS")
@@ -395,19 +629,28 @@ async fn rate_limits_cors_and_security_headers() {
         .header("access-control-request-method", "POST")
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example");
+    let response =
+        tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
+            .await
+            .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
     let request = axum::http::Request::builder()
         .uri("/healthz")
         .header("origin", "https://evil.example")
         .body(axum::body::Body::empty())
         .unwrap();
-    let response = tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
-        .await
-        .unwrap();
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
+    let response =
+        tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
+            .await
+            .unwrap();
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
 }
 
 /// Rooms and transcripts written, the server shut down, a new one on the same database:
@@ -416,11 +659,21 @@ async fn survives_a_restart(data_dir: &std::path::Path, database_url: &str) {
     let mut config = config(data_dir);
     config.database_url = database_url.into();
     let first = state(config.clone()).await;
-    let reply = call(&first, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup","languages":["vi"]}"#)).await;
+    let reply = call(
+        &first,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup","languages":["vi"]}"#),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     first
         .db
-        .append_transcript("standup", &[line("an", 0, "vi", "vi", "Xin chào", 1_795_000_000_000)])
+        .append_transcript(
+            "standup",
+            &[line("an", 0, "vi", "vi", "Xin chào", 1_795_000_000_000)],
+        )
         .await
         .unwrap();
     first.shut_down().await;

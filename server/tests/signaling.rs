@@ -78,8 +78,22 @@ async fn signaling_refuses_bad_tokens_and_keeps_the_connection() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(state(config(dir.path())).await).await;
     let state = server.state().clone();
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"other"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"other"}"#),
+    )
+    .await;
 
     // No room, no upgrade.
     let url = format!("ws://{}/v1/rooms/nope/signal", server.local_addr());
@@ -89,8 +103,13 @@ async fn signaling_refuses_bad_tokens_and_keeps_the_connection() {
     let mut socket = connect(&server, "standup").await;
     send(&mut socket, &join("")).await;
     assert_unauthorized(next(&mut socket).await, "required");
-    let (forged, _) =
-        Credentials::new(KEY, "guessed").issue("eve", None, Some("standup"), Grants::PARTICIPANT, 60);
+    let (forged, _) = Credentials::new(KEY, "guessed").issue(
+        "eve",
+        None,
+        Some("standup"),
+        Grants::PARTICIPANT,
+        60,
+    );
     send(&mut socket, &join(&forged)).await;
     assert_unauthorized(next(&mut socket).await, "signature");
     let (other, _) = credentials.issue("ana", None, Some("other"), Grants::PARTICIPANT, 60);
@@ -100,16 +119,32 @@ async fn signaling_refuses_bad_tokens_and_keeps_the_connection() {
     tokio::time::sleep(Duration::from_secs(7)).await; // past the 5 s leeway
     send(&mut socket, &join(&expired)).await;
     assert_unauthorized(next(&mut socket).await, "expired");
-    socket.send(Message::Text("{not json".into())).await.unwrap();
-    assert!(matches!(next(&mut socket).await, ServerMessage::Error { .. }));
+    socket
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Error { .. }
+    ));
 
     // Still open: ping, then a good token joins.
     send(&mut socket, &ClientMessage::Ping { id: 7 }).await;
     assert_eq!(next(&mut socket).await, ServerMessage::Pong { id: 7 });
-    let (good, _) = credentials.issue("ana", Some("Ana".into()), Some("standup"), Grants::PARTICIPANT, 60);
+    let (good, _) = credentials.issue(
+        "ana",
+        Some("Ana".into()),
+        Some("standup"),
+        Grants::PARTICIPANT,
+        60,
+    );
     send(&mut socket, &join(&good)).await;
     match next(&mut socket).await {
-        ServerMessage::Joined { participant_id, room, .. } => {
+        ServerMessage::Joined {
+            participant_id,
+            room,
+            ..
+        } => {
             assert_eq!(participant_id, "ana");
             assert_eq!(room, "standup");
         }
@@ -119,7 +154,9 @@ async fn signaling_refuses_bad_tokens_and_keeps_the_connection() {
     assert_eq!(reply.json()["participants"][0]["name"], "Ana");
     let metrics = call(&state, "GET", "/metrics", Auth::None, None).await;
     assert!(
-        metrics.text.contains("dragoman_errors_total{kind=\"signaling_unauthorized\"} 4"),
+        metrics
+            .text
+            .contains("dragoman_errors_total{kind=\"signaling_unauthorized\"} 4"),
         "{}",
         metrics.text
     );
@@ -145,11 +182,20 @@ async fn silent_connections_are_closed() {
     let mut config = config(dir.path());
     config.heartbeat_secs = 1;
     let server = start(state(config).await).await;
-    call(server.state(), "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"r"}"#)).await;
+    call(
+        server.state(),
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"r"}"#),
+    )
+    .await;
     // A WebSocket client that never answers (a library client would answer pings on its
     // own): the handshake by hand, then nothing but reading what the server sends.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
     let handshake = format!(
         "GET /v1/rooms/r/signal HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -159,12 +205,18 @@ async fn silent_connections_are_closed() {
     tcp.write_all(handshake.as_bytes()).await.unwrap();
     let mut received = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(15), tcp.read_to_end(&mut received)).await;
-    assert!(read.is_ok(), "the server did not close the silent connection");
+    assert!(
+        read.is_ok(),
+        "the server did not close the silent connection"
+    );
     assert!(received.starts_with(b"HTTP/1.1 101"));
     // Unmasked server frames: 0x89 is a ping, 0x88 a close (code, then the reason).
     let pings = received.windows(2).filter(|w| w == &[0x89, 0x00]).count();
     assert!(pings >= 2, "{pings} pings before the close");
-    let close = received.iter().rposition(|&b| b == 0x88).expect("a close frame");
+    let close = received
+        .iter()
+        .rposition(|&b| b == 0x88)
+        .expect("a close frame");
     assert!(received[close..].ends_with(b"heartbeat timeout"));
     server.shut_down().await;
 }
@@ -188,10 +240,13 @@ async fn websocket_signaling(
     });
     tokio::spawn(async move {
         while let Some(Ok(message)) = stream.next().await {
-            if let Message::Text(text) = message {
-                if incoming.send(serde_json::from_str(&text).unwrap()).await.is_err() {
-                    return;
-                }
+            if let Message::Text(text) = message
+                && incoming
+                    .send(serde_json::from_str(&text).unwrap())
+                    .await
+                    .is_err()
+            {
+                return;
             }
         }
     });
@@ -218,11 +273,24 @@ async fn a_call_over_websocket_is_transcribed_and_the_transcript_survives_a_rest
     config.audio_queue = 5000;
     let server = start(state(config.clone()).await).await;
     let state = server.state().clone();
-    call(&state, "POST", "/v1/rooms", ADMIN, Some(r#"{"name":"standup"}"#)).await;
+    call(
+        &state,
+        "POST",
+        "/v1/rooms",
+        ADMIN,
+        Some(r#"{"name":"standup"}"#),
+    )
+    .await;
     let credentials = Credentials::new(KEY, SECRET);
     let token = |id: &str, name: &str| {
         credentials
-            .issue(id, Some(name.into()), Some("standup"), Grants::PARTICIPANT, 600)
+            .issue(
+                id,
+                Some(name.into()),
+                Some("standup"),
+                Grants::PARTICIPANT,
+                600,
+            )
             .0
     };
 
@@ -281,9 +349,15 @@ async fn a_call_over_websocket_is_transcribed_and_the_transcript_survives_a_rest
 
     // The pipeline's stage timings reached the metrics.
     let metrics = call(&state, "GET", "/metrics", Auth::None, None).await;
-    assert!(metrics.text.contains("dragoman_participants 2"), "{}", metrics.text);
     assert!(
-        !metrics.text.contains("dragoman_pipeline_stage_seconds_count{stage=\"stt\"} 0"),
+        metrics.text.contains("dragoman_participants 2"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        !metrics
+            .text
+            .contains("dragoman_pipeline_stage_seconds_count{stage=\"stt\"} 0"),
         "{}",
         metrics.text
     );
@@ -292,7 +366,14 @@ async fn a_call_over_websocket_is_transcribed_and_the_transcript_survives_a_rest
     server.shut_down().await;
     drop(state);
     let again = common::state(config).await;
-    let reply = call(&again, "GET", "/v1/rooms/standup/transcript?format=json", ADMIN, None).await;
+    let reply = call(
+        &again,
+        "GET",
+        "/v1/rooms/standup/transcript?format=json",
+        ADMIN,
+        None,
+    )
+    .await;
     let lines = reply.json()["lines"].as_array().unwrap().clone();
     let stored_en: Vec<&str> = lines
         .iter()
@@ -300,9 +381,20 @@ async fn a_call_over_websocket_is_transcribed_and_the_transcript_survives_a_rest
         .map(|l| l["text"].as_str().unwrap())
         .collect();
     assert_eq!(stored_en, heard, "every English final is in the transcript");
-    assert!(lines.iter().any(|l| l["lang"] == "vi" && l["source_lang"] == "en"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["lang"] == "vi" && l["source_lang"] == "en")
+    );
     assert!(lines.iter().all(|l| l["speaker_name"] == "Ana"));
-    let vtt = call(&again, "GET", "/v1/rooms/standup/transcript?format=vtt", ADMIN, None).await;
+    let vtt = call(
+        &again,
+        "GET",
+        "/v1/rooms/standup/transcript?format=vtt",
+        ADMIN,
+        None,
+    )
+    .await;
     assert!(vtt.text.starts_with("WEBVTT\n\n00:00:"), "{}", vtt.text);
     assert!(vtt.text.contains("<v Ana>"), "{}", vtt.text);
     again.shut_down().await;

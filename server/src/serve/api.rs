@@ -581,7 +581,10 @@ pub async fn transcript(
         }
         TranscriptFormat::Srt => (
             [
-                (header::CONTENT_TYPE, "application/x-subrip; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_TYPE,
+                    "application/x-subrip; charset=utf-8".to_string(),
+                ),
                 (header::CONTENT_DISPOSITION, filename("srt")),
             ],
             srt(&subtitles(&lines)),

@@ -270,8 +270,13 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_the_grants() {
         let credentials = Credentials::new("APIkey", "s3cret-s3cret-s3cret");
-        let (token, claims) =
-            credentials.issue("ana", Some("Ana".into()), Some("r"), Grants::PARTICIPANT, 60);
+        let (token, claims) = credentials.issue(
+            "ana",
+            Some("Ana".into()),
+            Some("r"),
+            Grants::PARTICIPANT,
+            60,
+        );
         assert_eq!(credentials.verify(&token).unwrap(), claims);
         let identity = credentials.authorize_join(&token, "r").unwrap();
         assert_eq!(identity.id.as_deref(), Some("ana"));
@@ -284,11 +289,29 @@ mod tests {
         let credentials = Credentials::new("APIkey", "s3cret-s3cret-s3cret");
         let forger = Credentials::new("APIkey", "another-secret");
         let (forged, _) = forger.issue("eve", None, Some("r"), Grants::PARTICIPANT, 60);
-        assert!(credentials.verify(&forged).unwrap_err().0.contains("signature"));
+        assert!(
+            credentials
+                .verify(&forged)
+                .unwrap_err()
+                .0
+                .contains("signature")
+        );
         let foreign = Credentials::new("APIother", "s3cret-s3cret-s3cret");
         let (token, _) = foreign.issue("eve", None, Some("r"), Grants::PARTICIPANT, 60);
-        assert!(credentials.verify(&token).unwrap_err().0.contains("API key"));
-        let mut claims = credentials.verify(&credentials.issue("a", None, Some("r"), Grants::PARTICIPANT, 60).0).unwrap();
+        assert!(
+            credentials
+                .verify(&token)
+                .unwrap_err()
+                .0
+                .contains("API key")
+        );
+        let mut claims = credentials
+            .verify(
+                &credentials
+                    .issue("a", None, Some("r"), Grants::PARTICIPANT, 60)
+                    .0,
+            )
+            .unwrap();
         claims.exp = now_secs() - 60;
         let expired = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -296,7 +319,13 @@ mod tests {
             &EncodingKey::from_secret(b"s3cret-s3cret-s3cret"),
         )
         .unwrap();
-        assert!(credentials.verify(&expired).unwrap_err().0.contains("expired"));
+        assert!(
+            credentials
+                .verify(&expired)
+                .unwrap_err()
+                .0
+                .contains("expired")
+        );
         assert!(credentials.verify("not.a.jwt").is_err());
         assert!(credentials.verify("").is_err());
     }

@@ -97,14 +97,17 @@ const KEYS: &[&str] = &[
 impl Config {
     /// Defaults, then `file` (when given), then `DRAGOMAN_*` variables, then `overrides`
     /// (what flags set, as TOML-shaped values).
-    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Self, figment::Error> {
+    pub fn load(
+        file: Option<&Path>,
+        overrides: impl Serialize,
+    ) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.exists() {
-                return Err(figment::Error::from(format!(
+                return Err(Box::new(figment::Error::from(format!(
                     "config file {} not found",
                     file.display()
-                )));
+                ))));
             }
             figment = figment.merge(Toml::file(file));
         }
@@ -112,6 +115,7 @@ impl Config {
             .merge(Env::prefixed("DRAGOMAN_").filter(|key| KEYS.contains(&key.as_str())))
             .merge(Serialized::defaults(overrides))
             .extract()
+            .map_err(Box::new)
     }
 
     /// The database to open: `database_url`, else SQLite in the data dir.
@@ -182,8 +186,10 @@ mod tests {
 
     #[test]
     fn printed_config_masks_the_secret() {
-        let mut config = Config::default();
-        config.api_secret = "hunter2".into();
+        let config = Config {
+            api_secret: "hunter2".into(),
+            ..Config::default()
+        };
         let shown = config.to_toml();
         assert!(!shown.contains("hunter2") && shown.contains("api_secret"));
     }

@@ -190,10 +190,19 @@ mod tests {
         metrics.stage("stt", 0.7);
         metrics.error("unauthorized");
         let text = metrics.render();
-        assert!(text.contains("dragoman_queue_drops_total{queue=\"audio\"} 5"), "{text}");
+        assert!(
+            text.contains("dragoman_queue_drops_total{queue=\"audio\"} 5"),
+            "{text}"
+        );
         assert!(text.contains("dragoman_participants 2"), "{text}");
-        assert!(text.contains("dragoman_pipeline_stage_seconds_count{stage=\"stt\"} 1"), "{text}");
-        assert!(text.contains("dragoman_errors_total{kind=\"unauthorized\"} 1"), "{text}");
+        assert!(
+            text.contains("dragoman_pipeline_stage_seconds_count{stage=\"stt\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dragoman_errors_total{kind=\"unauthorized\"} 1"),
+            "{text}"
+        );
         metrics.observe_rooms(&[]);
         assert!(metrics.render().contains("dragoman_rooms 0"));
     }

@@ -87,8 +87,8 @@ impl AppState {
         let db = Db::open(&url)
             .await
             .map_err(|e| anyhow::anyhow!("opening the database {}: {e}", redact(&url)))?;
-        let per_minute = NonZeroU32::new(config.rate_limit_per_minute.max(1))
-            .unwrap_or(NonZeroU32::MIN);
+        let per_minute =
+            NonZeroU32::new(config.rate_limit_per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
         Ok(Arc::new(Self {
             credentials,
             db,
@@ -129,7 +129,9 @@ impl AppState {
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -227,7 +229,11 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Counts error responses by code.
-async fn count_errors(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn count_errors(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         state.metrics.error(code);

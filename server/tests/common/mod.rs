@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use base64::Engine as _;
 use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
 use dragoman_core::store::{ModelStore, PullOptions};
 use dragoman_rtc::pipeline::Engines;
 use dragoman_server::serve::auth::Credentials;
@@ -104,8 +104,8 @@ pub(crate) async fn call(
     match auth {
         Auth::None => {}
         Auth::Basic(user, password) => {
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(format!("{user}:{password}"));
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header(header::AUTHORIZATION, format!("Basic {encoded}"));
         }
         Auth::Bearer(token) => {
@@ -180,7 +180,16 @@ impl Postgres {
             assert!(status.success());
         }
         let status = run_as(&bin.join("initdb"))
-            .args(["-A", "trust", "-U", "dragoman", "-E", "UTF8", "--no-instructions", "-D"])
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "dragoman",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+                "-D",
+            ])
             .arg(&data)
             .stdout(std::process::Stdio::null())
             .status()
@@ -190,7 +199,13 @@ impl Postgres {
         let child = run_as(&bin.join("postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-k",
+            ])
             .arg(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
