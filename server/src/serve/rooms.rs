@@ -92,6 +92,21 @@ impl LiveRooms {
         }
     }
 
+    /// Ends the call of `name` if nobody is in it (after someone left), so idle rooms cost
+    /// nothing; the next join starts it again.
+    pub async fn end_if_empty(&self, name: &str) {
+        let live = {
+            let mut rooms = self.rooms.lock().await;
+            match rooms.get(name) {
+                Some(live) if live.room.participants().is_empty() => rooms.remove(name),
+                _ => None,
+            }
+        };
+        if let Some(live) = live {
+            finish(live).await;
+        }
+    }
+
     /// Ends every call (shutdown).
     pub async fn end_all(&self) {
         let all: Vec<LiveRoom> = self.rooms.lock().await.drain().map(|(_, l)| l).collect();

@@ -54,6 +54,7 @@ pub async fn signal(
 async fn session(socket: WebSocket, room: dragoman_rtc::room::Room, state: Arc<AppState>) {
     let (mut sink, mut stream) = socket.split();
     let (mut connection, mut outbox) = room.connect();
+    let name = room.name().to_string();
     drop(room);
     let heartbeat = Duration::from_secs(state.config.heartbeat_secs.max(1));
     let mut ticks = tokio::time::interval(heartbeat);
@@ -101,4 +102,5 @@ async fn session(socket: WebSocket, room: dragoman_rtc::room::Room, state: Arc<A
         }
     }
     connection.close().await;
+    state.rooms.end_if_empty(&name).await;
 }
