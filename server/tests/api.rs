@@ -7,7 +7,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{ADMIN, Auth, KEY, Postgres, SECRET, call, config, state};
+use common::{ADMIN, Auth, KEY, Postgres, SECRET, call, config, create_room, state};
 use dragoman_server::serve::auth::{Credentials, Grants};
 use dragoman_server::serve::db::TranscriptLine;
 
@@ -238,14 +238,7 @@ async fn bad_input_is_a_json_4xx() {
 async fn tokens_and_guests() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(config(dir.path())).await;
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
     let credentials = Credentials::new(KEY, SECRET);
 
     let reply = call(
@@ -347,22 +340,8 @@ async fn tokens_and_guests() {
 async fn transcripts_in_three_formats() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(config(dir.path())).await;
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"other"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
+    create_room(&state, r#"{"name":"other"}"#).await;
     let t0 = 1_795_000_000_000;
     state
         .db
@@ -450,14 +429,7 @@ async fn transcripts_in_three_formats() {
     .assert_error(StatusCode::UNAUTHORIZED, "unauthorized");
     // Deleting the room deletes its transcript.
     call(&state, "DELETE", "/v1/rooms/standup", ADMIN, None).await;
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
     let reply = call(&state, "GET", "/v1/rooms/standup/transcript", ADMIN, None).await;
     assert_eq!(reply.json()["lines"], serde_json::json!([]));
 }
@@ -478,14 +450,7 @@ async fn health_readiness_metrics_and_the_openapi_document() {
             .await
             .assert_error(StatusCode::SERVICE_UNAVAILABLE, "not_ready");
     }
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
     let reply = call(&state, "GET", "/v1/rooms/standup/signal", Auth::None, None).await;
     assert!(reply.status.is_client_error() || reply.status == StatusCode::SERVICE_UNAVAILABLE);
 
@@ -629,10 +594,7 @@ async fn rate_limits_cors_and_security_headers() {
         .header("access-control-request-method", "POST")
         .body(axum::body::Body::empty())
         .unwrap();
-    let response =
-        tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
-            .await
-            .unwrap();
+    let response = common::send(&state, request).await;
     assert_eq!(
         response.headers()["access-control-allow-origin"],
         "https://app.example"
@@ -642,10 +604,7 @@ async fn rate_limits_cors_and_security_headers() {
         .header("origin", "https://evil.example")
         .body(axum::body::Body::empty())
         .unwrap();
-    let response =
-        tower::ServiceExt::oneshot(dragoman_server::serve::router(state.clone()), request)
-            .await
-            .unwrap();
+    let response = common::send(&state, request).await;
     assert!(
         !response
             .headers()

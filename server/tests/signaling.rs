@@ -11,7 +11,7 @@ mod room_common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ADMIN, Auth, KEY, SECRET, call, config, state};
+use common::{ADMIN, Auth, KEY, SECRET, call, config, create_room, state};
 use dragoman_rtc::client::{Client, ClientEvent, ClientOptions};
 use dragoman_rtc::codec::OpusEncoder;
 use dragoman_rtc::protocol::{Caption, ClientMessage, Languages, ServerMessage};
@@ -78,22 +78,8 @@ async fn signaling_refuses_bad_tokens_and_keeps_the_connection() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(state(config(dir.path())).await).await;
     let state = server.state().clone();
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"other"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
+    create_room(&state, r#"{"name":"other"}"#).await;
 
     // No room, no upgrade.
     let url = format!("ws://{}/v1/rooms/nope/signal", server.local_addr());
@@ -182,14 +168,7 @@ async fn silent_connections_are_closed() {
     let mut config = config(dir.path());
     config.heartbeat_secs = 1;
     let server = start(state(config).await).await;
-    call(
-        server.state(),
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"r"}"#),
-    )
-    .await;
+    create_room(server.state(), r#"{"name":"r"}"#).await;
     // A WebSocket client that never answers (a library client would answer pings on its
     // own): the handshake by hand, then nothing but reading what the server sends.
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -273,14 +252,7 @@ async fn a_call_over_websocket_is_transcribed_and_the_transcript_survives_a_rest
     config.audio_queue = 5000;
     let server = start(state(config.clone()).await).await;
     let state = server.state().clone();
-    call(
-        &state,
-        "POST",
-        "/v1/rooms",
-        ADMIN,
-        Some(r#"{"name":"standup"}"#),
-    )
-    .await;
+    create_room(&state, r#"{"name":"standup"}"#).await;
     let credentials = Credentials::new(KEY, SECRET);
     let token = |id: &str, name: &str| {
         credentials

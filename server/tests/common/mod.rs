@@ -119,10 +119,7 @@ pub(crate) async fn call(
         }
         None => Body::empty(),
     };
-    let response = router(state.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
+    let response = send(state, request.body(body).unwrap()).await;
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -135,7 +132,21 @@ pub(crate) async fn call(
     }
 }
 
+/// `request` through the server's router.
+pub(crate) async fn send(
+    state: &Arc<AppState>,
+    request: Request<Body>,
+) -> axum::response::Response {
+    router(state.clone()).oneshot(request).await.unwrap()
+}
+
 pub(crate) const ADMIN: Auth<'static> = Auth::Basic(KEY, SECRET);
+
+/// Creates a room (`body` is the request) as the administrator.
+pub(crate) async fn create_room(state: &Arc<AppState>, body: &str) {
+    let reply = call(state, "POST", "/v1/rooms", ADMIN, Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+}
 
 /// A PostgreSQL server of its own (Debian's `postgresql` package), on a free port, stopped
 /// when dropped.
