@@ -231,3 +231,49 @@ fn speak_writes_a_wav_and_refuses_bad_input() {
         );
     }
 }
+
+#[test]
+fn serve_prints_its_effective_config() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join("dragoman.toml");
+    std::fs::write(
+        &file,
+        "listen = \"0.0.0.0:9000\"\nguest_access = false\napi_key = \"APIk\"\napi_secret = \"hunter2hunter2\"\n",
+    )
+    .unwrap();
+    // The file, then the environment, then flags.
+    let out = Command::new(env!("CARGO_BIN_EXE_dragoman"))
+        .args(["serve", "--print-config", "--config"])
+        .arg(&file)
+        .args(["--data-dir", "/srv/dragoman"])
+        .env("DRAGOMAN_HOME", home.path())
+        .env("DRAGOMAN_MAX_PARTICIPANTS", "4")
+        .env("DRAGOMAN_LISTEN", "127.0.0.1:9100")
+        .output()
+        .expect("run dragoman");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config = text(&out.stdout);
+    for line in [
+        "listen = \"127.0.0.1:9100\"",
+        "data_dir = \"/srv/dragoman\"",
+        "guest_access = false",
+        "max_participants = 4",
+        "api_key = \"APIk\"",
+        "api_secret = \"********\"",
+    ] {
+        assert!(config.lines().any(|l| l == line), "{line:?} in\n{config}");
+    }
+    // A typo in the file is an error that names the key.
+    std::fs::write(&file, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+    let out = dragoman(
+        home.path(),
+        &[
+            "serve",
+            "--print-config",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("lisen"), "{}", text(&out.stderr));
+}

@@ -112,7 +112,7 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("DRAGOMAN_").filter(|key| KEYS.contains(&key.as_str())))
+            .merge(Env::prefixed("DRAGOMAN_").filter(|key| KEYS.iter().any(|k| key == *k)))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)
