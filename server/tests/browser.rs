@@ -9,7 +9,12 @@
 //! Needs Debian's `chromium`, Node.js and `npm ci --prefix server/tests/browser` (`.ci/run`
 //! does all three); without them it fails and says what to install.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 #[path = "../../stt/tests/common/mod.rs"]
 mod speech;
@@ -24,11 +29,11 @@ use dragoman_core::SampleRate;
 use dragoman_stt::eval::{normalize_english, word_errors};
 use serde_json::Value;
 
-/// The clips page A speaks, in order (7 s, 5 s and 6 s of read English).
+/// The clips page A speaks, in order (7 s, 5 s and 3 s of read English, 42 words).
 const CLIPS: [&str; 3] = [
     "sense_and_sensibility_01_austen_64kb-0870",
     "sense_and_sensibility_01_austen_64kb-0890",
-    "sense_and_sensibility_01_austen_64kb-0920",
+    "sense_and_sensibility_01_austen_64kb-0930",
 ];
 /// Silence before the first clip: A's microphone starts playing when it opens, before A has
 /// joined and its media connection is up.
@@ -37,11 +42,14 @@ const LEAD_SECS: f32 = 4.0;
 const GAP_SECS: f32 = 1.5;
 /// Silence after the last clip, so its final caption comes.
 const TAIL_SECS: f32 = 3.0;
+/// Audio packets the server queues per speaker: 10 minutes of 20 ms packets, a few MB (see
+/// `start_server`).
+const AUDIO_QUEUE: usize = 30_000;
 /// The models `dragoman serve` loads (its defaults).
 const MODELS: [&str; 3] = ["whisper-base", "silero-vad", "gemma3-270m-q4km"];
 /// How long the server may take to pull (a no-op here), load and warm its models.
 const SERVER_START: Duration = Duration::from_secs(900);
-/// How long the whole browser script may take (its caption wait is 300 s by default).
+/// How long the whole browser script may take (its caption wait is 420 s by default).
 const CALL_LIMIT: Duration = Duration::from_secs(900);
 /// The word error rate the English captions on page B must stay under.
 const MAX_WER: f64 = 0.35;
@@ -52,7 +60,8 @@ fn manifest_dir() -> PathBuf {
 
 /// Fails with what to install when the browser, Node.js or the npm packages are missing.
 fn check_tools() -> PathBuf {
-    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
         chromium.exists(),
         "{} not found: the browser test needs Debian's chromium (`apt-get install chromium`, \
@@ -66,7 +75,9 @@ fn check_tools() -> PathBuf {
     );
     let script_dir = manifest_dir().join("tests/browser");
     assert!(
-        script_dir.join("node_modules/playwright-core/package.json").exists(),
+        script_dir
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
         "playwright-core is not installed: run `npm ci --prefix server/tests/browser` (.ci/run does)"
     );
     chromium
@@ -172,18 +183,14 @@ impl Drop for Server {
 fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
     let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
     let log_file = std::fs::File::create(log).expect("server log");
-    // A debug build runs the speech models slower than real time: queue all the audio (5000
-    // packets of 20 ms) rather than drop the oldest. Said twice, in a config file and in the
-    // environment, so that either way of configuring the server is enough.
-    let config = log.with_file_name("dragoman.toml");
-    std::fs::write(&config, "audio_queue = 5000\n").expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_dragoman"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .arg("--config")
-        .arg(&config)
         .env("DRAGOMAN_HOME", &store)
-        .env("DRAGOMAN_AUDIO_QUEUE", "5000")
+        // A debug build runs speech-to-text several times slower than real time, and the
+        // microphone goes on sending (silence) after the speech: queue 10 minutes of audio
+        // rather than drop the oldest.
+        .env("DRAGOMAN_AUDIO_QUEUE", AUDIO_QUEUE.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
         .spawn()
@@ -282,8 +289,14 @@ fn two_browsers_in_a_translated_call() {
     // Screenshots (and the server's log, the transcripts) where a person can look at them.
     let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../browser-test");
     std::fs::create_dir_all(&keep).expect("target/browser-test");
+    let keep = std::fs::canonicalize(&keep).unwrap_or(keep);
     let _ = std::fs::copy(&server_log, keep.join("server.log"));
-    for name in ["page-a.png", "page-b.png", "page-a-after-leave.png"] {
+    for name in [
+        "page-a.png",
+        "page-b.png",
+        "page-b-phone.png",
+        "page-a-after-leave.png",
+    ] {
         let from = outdir.join(name);
         if from.exists() {
             let to = keep.join(name);
@@ -296,7 +309,9 @@ fn two_browsers_in_a_translated_call() {
     }
 
     let alice = summary["alice"].as_str().expect("alice's id");
-    let captions = summary["captions_b"].as_array().expect("captions of page B");
+    let captions = summary["captions_b"]
+        .as_array()
+        .expect("captions of page B");
     let mut originals: Vec<&Value> = captions
         .iter()
         .filter(|c| c["original"] == true && c["final"] == true && c["speaker"] == alice)
@@ -325,6 +340,10 @@ fn two_browsers_in_a_translated_call() {
         serde_json::to_string_pretty(&summary["latency"]).unwrap_or_default()
     );
     println!(
+        "server metrics: {}",
+        serde_json::to_string_pretty(&summary["server_metrics"]).unwrap_or_default()
+    );
+    println!(
         "controls: {}",
         serde_json::to_string_pretty(&summary["controls"]).unwrap_or_default()
     );
@@ -333,6 +352,21 @@ fn two_browsers_in_a_translated_call() {
         "page B's captions did not complete in time (some never became final or lack a \
          translation); saw {} English finals",
         originals.len()
+    );
+
+    // Every packet of A's speech reached speech-to-text (a drop would garble the captions).
+    let audio_drops = summary["server_metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find_map(|line| line.strip_prefix("dragoman_queue_drops_total{queue=\"audio\"} "))
+        .and_then(|n| n.trim().parse::<f64>().ok());
+    assert_eq!(
+        audio_drops.unwrap_or(0.0),
+        0.0,
+        "the server dropped audio packets: speech-to-text fell more than {AUDIO_QUEUE} packets \
+         behind"
     );
 
     // What B read is what A said: the clips played once, in order.
@@ -360,7 +394,10 @@ fn two_browsers_in_a_translated_call() {
     let controls = &summary["controls"];
     assert_eq!(controls["mute"]["enabled"], false, "mute: {controls}");
     assert_eq!(controls["unmute"]["enabled"], true, "unmute: {controls}");
-    assert_eq!(controls["camera_off"]["enabled"], false, "camera: {controls}");
+    assert_eq!(
+        controls["camera_off"]["enabled"], false,
+        "camera: {controls}"
+    );
     assert_eq!(controls["camera_on"]["enabled"], true, "camera: {controls}");
     let tracks = controls["b_sees_a"]["tracks"].as_str().unwrap_or_default();
     assert!(
@@ -369,7 +406,10 @@ fn two_browsers_in_a_translated_call() {
     );
     let transcripts = &controls["transcripts"];
     let vtt = transcripts["vtt"]["head"].as_str().unwrap_or_default();
-    assert!(vtt.starts_with("WEBVTT"), "VTT transcript download: {transcripts}");
+    assert!(
+        vtt.starts_with("WEBVTT"),
+        "VTT transcript download: {transcripts}"
+    );
     assert!(
         transcripts["srt"]["bytes"].as_u64().unwrap_or(0) > 0,
         "SRT transcript download: {transcripts}"

@@ -129,7 +129,8 @@ async function loadLanguages() {
   }
   languages.sort((a, b) => a.name.localeCompare(b.name));
   for (const lang of languages) {
-    const label = `${lang.name} (${lang.code})`;
+    // The server's names can be lower case ("vietnamese"); menus read better capitalised.
+    const label = `${lang.name.charAt(0).toUpperCase()}${lang.name.slice(1)} (${lang.code})`;
     if (lang.speech_to_text !== false) $('spoken').append(new Option(label, lang.code));
     if (lang.translation !== false) $('captions-lang').append(new Option(label, lang.code));
     speechLanguages.set(lang.code, lang.speech !== false);

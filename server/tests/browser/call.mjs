@@ -8,7 +8,8 @@
 // until B has shown the final English captions and their Vietnamese translations, measures
 // caption latencies from B's caption elements, then checks the controls (mute, camera,
 // transcript download, reconnect after a dropped socket, leave) and prints one JSON summary on
-// stdout. Progress goes to stderr. Screenshots: <outdir>/page-a.png, <outdir>/page-b.png.
+// stdout. Progress goes to stderr. Screenshots: <outdir>/page-a.png, page-b.png,
+// page-b-phone.png (B at a phone's size) and page-a-after-leave.png.
 //
 // If <speech.wav>.json exists ({"segments":[{"start_ms","end_ms","text"}], "duration_ms"}),
 // it says when each clip is spoken in the file: the script then also estimates the delay from
@@ -30,9 +31,13 @@ const wav = resolve(wavArg);
 const outdir = resolve(outArg);
 mkdirSync(outdir, { recursive: true });
 const ROOM = 'browser-test';
-const TIMEOUT_MS = Number(process.env.DRAGOMAN_CALL_TIMEOUT_S || 300) * 1000;
-/** After the speech and all its captions are final, nothing may change for this long. */
-const QUIET_MS = 15_000;
+const TIMEOUT_MS = Number(process.env.DRAGOMAN_CALL_TIMEOUT_S || 420) * 1000;
+/** Once the last clip's words are in a final caption, nothing may change for this long... */
+const SETTLE_MS = 5_000;
+/** ...and without them (misheard), the captions count as done after this long unchanged: the
+ * speech-to-text may lag the speech by a minute in a debug build on a busy machine, but it
+ * shows partials as it goes. */
+const QUIET_MS = 60_000;
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const log = (...args) => console.error(`[call ${new Date().toISOString().slice(11, 23)}]`, ...args);
@@ -68,7 +73,9 @@ function silentWav(path) {
  * per page: the fake capture file is a command-line switch of the whole browser process. */
 async function launch(audioFile, noloop) {
   const args = [
-    '--use-fake-device-for-media-stream',
+    // A slow fake camera: encoding and decoding video competes with the speech models for
+    // the CPU, and the test is about captions.
+    '--use-fake-device-for-media-stream=fps=8',
     '--use-fake-ui-for-media-stream',
     `--use-file-for-fake-audio-capture=${audioFile}${noloop ? '%noloop' : ''}`,
     // ICE with real addresses (the room does not resolve mDNS .local candidates).
@@ -189,8 +196,19 @@ function measure(lines, mediaStartedAt) {
   };
 }
 
+/** Whether the last words of the speech are in a final original caption. */
+function heardTheEnd(finals) {
+  if (!schedule) return false;
+  const tail = words(schedule.segments[schedule.segments.length - 1].text).slice(-3);
+  return finals.some((line) => {
+    const end = words(line.text).slice(-6);
+    return tail.filter((w) => end.includes(w)).length >= 2;
+  });
+}
+
 /** Waits until B's captions are complete: the speech is over, every utterance has a final
- * original and a final Vietnamese translation, and nothing changed for QUIET_MS. */
+ * original and a final Vietnamese translation, and either the last words were heard and
+ * nothing changed for SETTLE_MS, or nothing changed for QUIET_MS. */
 async function waitForCaptions(pageB, speechEndsAt) {
   const deadline = Date.now() + TIMEOUT_MS;
   let lastSignature = '';
@@ -212,13 +230,25 @@ async function waitForCaptions(pageB, speechEndsAt) {
       lastReport = Date.now();
       log(`B: ${finals.length}/${originals.length} final originals, ${translated.length} final vi translations`);
     }
+    const unchanged = Date.now() - lastChange;
     if (Date.now() > speechEndsAt && finals.length > 0 && allFinal
-        && translated.length >= finals.length && Date.now() - lastChange > QUIET_MS) {
+        && translated.length >= finals.length
+        && ((heardTheEnd(finals) && unchanged > SETTLE_MS) || unchanged > QUIET_MS)) {
       return { lines, complete: true };
     }
     await sleep(500);
   }
   return { lines, complete: false };
+}
+
+/** The server's own view (`GET /metrics`): queue drops and pipeline stage latencies. */
+async function serverMetrics() {
+  try {
+    const text = await (await fetch(new URL('/metrics', url))).text();
+    return text.split('\n').filter((line) => /^dragoman_(queue_drops|pipeline_stage_seconds_(sum|count))/.test(line));
+  } catch (err) {
+    return [`unavailable: ${err.message}`];
+  }
 }
 
 /** Clicks through the controls and reports what happened. */
@@ -343,8 +373,13 @@ async function main() {
 
     await pageA.screenshot({ path: join(outdir, 'page-a.png') });
     await pageB.screenshot({ path: join(outdir, 'page-b.png') });
+    // The same call on a phone-sized screen (the layout stacks).
+    await pageB.setViewportSize({ width: 390, height: 844 });
+    await pageB.screenshot({ path: join(outdir, 'page-b-phone.png') });
+    await pageB.setViewportSize({ width: 1280, height: 800 });
     const tileA = await pageB.evaluate((id) => document.querySelector(`.tile[data-participant="${id}"]`)?.dataset.tracks ?? null, aliceId);
 
+    const metrics = await serverMetrics();
     const controls = await checkControls(pageA, pageB, aliceId, baoId);
     // One more look at A after B left (the participant list and tiles without B).
     await pageA.screenshot({ path: join(outdir, 'page-a-after-leave.png') });
@@ -357,10 +392,11 @@ async function main() {
       a_media_started_at: mediaStartedAt,
       b_tracks_from_a: tileA,
       latency: measure(lines, mediaStartedAt),
+      server_metrics: metrics,
       captions_b: lines,
       captions_a: linesA,
       controls,
-      screenshots: [join(outdir, 'page-a.png'), join(outdir, 'page-b.png'), join(outdir, 'page-a-after-leave.png')],
+      screenshots: ['page-a.png', 'page-b.png', 'page-b-phone.png', 'page-a-after-leave.png'].map((f) => join(outdir, f)),
     };
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
