@@ -35,7 +35,8 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState, Registry, SettingEngineBuilder, Slot, register_default_interceptors,
 };
 
-/// RTP payload types, the same on every connection so packets forward untouched.
+/// The room's RTP payload types: it offers them on every subscriber connection, and
+/// forwarded packets are renumbered to them (see [`payload_type`]). Opus's:
 pub const OPUS_PT: u8 = 111;
 /// VP8's payload type.
 pub const VP8_PT: u8 = 96;
@@ -66,6 +67,22 @@ impl Default for NetworkOptions {
             ice_keepalive: Duration::from_secs(1),
         }
     }
+}
+
+/// The payload type the room's connections use for `codec` (by MIME type). Each browser
+/// picks its own numbers when it offers (Firefox: Opus 109, VP8 120), but the room makes the
+/// offers on subscriber connections, so there every codec has the room's number, and
+/// forwarded packets are renumbered to it.
+pub fn payload_type(codec: &RTCRtpCodec) -> Option<u8> {
+    let mime = codec.mime_type.to_ascii_lowercase();
+    [
+        (MIME_TYPE_OPUS, OPUS_PT),
+        (MIME_TYPE_VP8, VP8_PT),
+        (MIME_TYPE_H264, H264_PT),
+    ]
+    .into_iter()
+    .find(|(m, _)| m.eq_ignore_ascii_case(&mime))
+    .map(|(_, pt)| pt)
 }
 
 /// Opus as browsers negotiate it (stereo in SDP, in-band FEC).
@@ -267,4 +284,26 @@ pub async fn connect(
         .await
         .map_err(|e| rtc_error("creating a peer connection", e))?;
     Ok((Arc::new(connection), rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_map_to_the_rooms_payload_types_whatever_the_publisher_chose() {
+        let mut opus = opus_codec();
+        opus.mime_type = "audio/OPUS".into();
+        assert_eq!(payload_type(&opus), Some(OPUS_PT));
+        let vp8 = RTCRtpCodec {
+            mime_type: MIME_TYPE_VP8.to_lowercase(),
+            ..Default::default()
+        };
+        assert_eq!(payload_type(&vp8), Some(VP8_PT));
+        let av1 = RTCRtpCodec {
+            mime_type: "video/AV1".into(),
+            ..Default::default()
+        };
+        assert_eq!(payload_type(&av1), None);
+    }
 }

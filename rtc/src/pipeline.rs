@@ -376,6 +376,10 @@ impl SttStage {
             return Ok(Vec::new());
         }
         self.expected = Some(packet.sequence.wrapping_add(1));
+        // An empty payload (padding only) holds no frame, and nothing was lost.
+        if packet.payload.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut audio = if (1..=MAX_CONCEALED).contains(&gap) {
             self.decoder.conceal(usize::from(gap))?
         } else {

@@ -70,11 +70,12 @@ pub(super) async fn pace_speech(
 }
 
 /// Forwards a published track's packets to one subscriber's local track (once the subscriber
-/// connection is up: packets written before are lost), and relays its keyframe requests to
-/// the publisher.
+/// connection is up: packets written before are lost), with the subscriber's SSRC and the
+/// room's payload type for the codec, and relays its keyframe requests to the publisher.
 pub(super) async fn forward(
     local: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
+    payload_type: u8,
     mut packets: broadcast::Receiver<rtp::Packet>,
     mut up: watch::Receiver<bool>,
     remote: Option<(Arc<dyn TrackRemote>, u32)>,
@@ -107,6 +108,7 @@ pub(super) async fn forward(
             match packets.recv().await {
                 Ok(mut packet) => {
                     packet.header.ssrc = ssrc;
+                    packet.header.payload_type = payload_type;
                     // Extension ids are negotiated per connection: do not carry them over.
                     packet.header.extension = false;
                     packet.header.extensions.clear();

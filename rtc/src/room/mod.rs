@@ -615,7 +615,10 @@ impl Inner {
         let packets = track.packets.subscribe();
         let up = member.subscriber_up.subscribe();
         let remote = track.remote.clone();
-        let task = tokio::spawn(forward(local, ssrc, packets, up, remote));
+        let payload_type = peer::payload_type(&track.codec).ok_or_else(|| {
+            dragoman_core::Error::Internal(format!("no payload type for {}", track.codec.mime_type))
+        })?;
+        let task = tokio::spawn(forward(local, ssrc, payload_type, packets, up, remote));
         Ok(Subscription { sender, task })
     }
 

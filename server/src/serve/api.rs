@@ -613,7 +613,7 @@ pub async fn languages(State(state): State<Arc<AppState>>) -> Result<Json<Langua
         .into_iter()
         .map(|lang| LanguageView {
             code: lang.code().to_string(),
-            name: lang.name().to_string(),
+            name: title_case(lang.name()),
             speech_to_text: true,
             translation: lang == Lang::EN
                 || (engines.translator.supports(lang, Lang::EN)
@@ -623,6 +623,19 @@ pub async fn languages(State(state): State<Arc<AppState>>) -> Result<Json<Langua
         .collect();
     languages.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(LanguageList { languages }))
+}
+
+/// "haitian creole" → "Haitian Creole".
+fn title_case(name: &str) -> String {
+    name.split(' ')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The voices translated speech can use.

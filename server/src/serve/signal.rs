@@ -101,6 +101,8 @@ async fn session(socket: WebSocket, room: dragoman_rtc::room::Room, state: Arc<A
             }
         }
     }
+    // Answers the client's close frame, or sends one (a no-op when one was sent).
+    let _ = sink.close().await;
     connection.close().await;
     state.rooms.end_if_empty(&name).await;
 }
