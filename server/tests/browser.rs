@@ -1,13 +1,19 @@
-//! The web client end to end: the `dragoman serve` binary and two headless Chromium pages in
-//! one room (`tests/browser/call.mjs`, driven by playwright-core). Page A's fake microphone
-//! plays real English speech (LibriVox clips); page B reads Vietnamese captions and hears
-//! translated speech. Checks what B shows: the English finals against the clips' reference
-//! transcripts (word error rate), their Vietnamese translations, and the controls (mute,
-//! camera, transcript download, reconnect, leave). Prints the caption latencies measured in
-//! the browser, and leaves screenshots in `target/browser-test/`.
+//! The web client end to end: the `dragoman serve` binary, two headless Chromium pages and a
+//! headless Firefox page in one room (`tests/browser/call.mjs`, driven by playwright-core;
+//! Firefox over WebDriver BiDi). Page A's (Chromium) fake microphone plays real English speech
+//! (LibriVox clips); page B (Chromium, no camera) reads Vietnamese captions and hears
+//! translated speech; page C (Firefox) reads German captions and hears translated speech.
+//! Checks what B shows: the English finals against the clips' reference transcripts (word
+//! error rate), their Vietnamese translations, and the controls (mute, camera, transcript
+//! download, reconnect, leave); that C shows the same English finals and German translations;
+//! and that A and C, Chromium and Firefox, receive each other's audio and video (Firefox
+//! publishes its own payload types, which the room must renumber). Prints the caption
+//! latencies measured in the browser and the receivers' RTP statistics, and leaves
+//! screenshots in `target/browser-test/`.
 //!
-//! Needs Debian's `chromium`, Node.js and `npm ci --prefix server/tests/browser` (`.ci/run`
-//! does all three); without them it fails and says what to install.
+//! Needs Debian's `chromium` and `firefox-esr`, Node.js and `npm ci --prefix
+//! server/tests/browser` (`.ci/run` does all of it); without them it fails and says what to
+//! install.
 
 #![allow(
     clippy::expect_used,
@@ -58,8 +64,14 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Fails with what to install when the browser, Node.js or the npm packages are missing.
-fn check_tools() -> PathBuf {
+/// The browsers the test drives.
+struct Browsers {
+    chromium: PathBuf,
+    firefox: PathBuf,
+}
+
+/// Fails with what to install when a browser, Node.js or the npm packages are missing.
+fn check_tools() -> Browsers {
     let chromium = std::env::var_os("CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     assert!(
@@ -67,6 +79,14 @@ fn check_tools() -> PathBuf {
         "{} not found: the browser test needs Debian's chromium (`apt-get install chromium`, \
          as .ci/run does; or set CHROMIUM to a Chromium binary)",
         chromium.display()
+    );
+    let firefox = std::env::var_os("FIREFOX")
+        .map_or_else(|| PathBuf::from("/usr/bin/firefox-esr"), PathBuf::from);
+    assert!(
+        firefox.exists(),
+        "{} not found: the browser test needs Debian's firefox-esr (`apt-get install \
+         firefox-esr`, as .ci/run does; or set FIREFOX to a Firefox binary)",
+        firefox.display()
     );
     let node = Command::new("node").arg("--version").output();
     assert!(
@@ -80,7 +100,7 @@ fn check_tools() -> PathBuf {
             .exists(),
         "playwright-core is not installed: run `npm ci --prefix server/tests/browser` (.ci/run does)"
     );
-    chromium
+    Browsers { chromium, firefox }
 }
 
 /// Reads a 16-bit mono WAV as samples in [-1, 1] and its rate.
@@ -220,7 +240,7 @@ fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
 }
 
 /// Runs call.mjs; returns its JSON summary. Its progress (stderr) is passed through.
-fn run_call(url: &str, wav: &Path, outdir: &Path, chromium: &Path) -> Value {
+fn run_call(url: &str, wav: &Path, outdir: &Path, browsers: &Browsers) -> Value {
     let dir = manifest_dir().join("tests/browser");
     let mut child = Command::new("node")
         .arg(dir.join("call.mjs"))
@@ -228,7 +248,8 @@ fn run_call(url: &str, wav: &Path, outdir: &Path, chromium: &Path) -> Value {
         .arg(wav)
         .arg(outdir)
         .current_dir(&dir)
-        .env("CHROMIUM", chromium)
+        .env("CHROMIUM", &browsers.chromium)
+        .env("FIREFOX", &browsers.firefox)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -268,9 +289,111 @@ fn text_of(caption: &Value) -> &str {
     caption["text"].as_str().unwrap_or_default()
 }
 
+/// A page's final original captions of `speaker`, in order, each with its final translation
+/// into `lang` (empty when there is none).
+fn finals_with_translations<'a>(
+    captions: &'a [Value],
+    speaker: &str,
+    lang: &str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut originals: Vec<&Value> = captions
+        .iter()
+        .filter(|c| c["original"] == true && c["final"] == true && c["speaker"] == speaker)
+        .collect();
+    originals.sort_by_key(|c| c["caption_id"].as_u64());
+    originals
+        .into_iter()
+        .map(|original| {
+            let translation = captions
+                .iter()
+                .find(|c| {
+                    c["original"] == false
+                        && c["lang"] == lang
+                        && c["speaker"] == speaker
+                        && c["caption_id"] == original["caption_id"]
+                })
+                .filter(|c| c["final"] == true)
+                .map(text_of)
+                .unwrap_or_default();
+            (text_of(original), translation)
+        })
+        .collect()
+}
+
+/// Prints the captions a page showed, English above each translation; returns how many
+/// translations are not empty.
+fn print_captions(page: &str, lang: &str, finals: &[(&str, &str)]) -> usize {
+    println!("page {page}, English finals and their translations into {lang}:");
+    for (en, translated) in finals {
+        println!("  en: {en}\n  {lang}: {translated}");
+    }
+    finals.iter().filter(|(_, t)| !t.trim().is_empty()).count()
+}
+
+/// Prints and checks what one page receives from another (`checkMedia` in call.mjs): RTP on
+/// each of `tracks` (the others' own `audio` and `video`, or translated `speech-<lang>`),
+/// video frames decoded and shown by the tile's `<video>`, and both still coming two seconds
+/// later.
+fn check_media(media: &Value, what: &str, tracks: &[&str]) {
+    println!("{what}:");
+    for track in tracks {
+        let stats = &media["tracks"][track];
+        println!(
+            "  {track}: {} (payload type {}), {} packets, {} bytes, {} frames decoded",
+            stats["codec"],
+            stats["payload_type"],
+            stats["packets_received"],
+            stats["bytes_received"],
+            stats["frames_decoded"]
+        );
+    }
+    let video = &media["video"];
+    let progress = &media["progress"];
+    println!(
+        "  <video> {}x{}; in 2 s it played {:.2} s, decoded {} frames, received {} video and {} \
+         audio bytes",
+        video["width"],
+        video["height"],
+        progress["video_seconds"].as_f64().unwrap_or(0.0),
+        progress["video_frames_decoded"],
+        progress["video_bytes"],
+        progress["audio_bytes"]
+    );
+    for track in tracks {
+        assert!(
+            media["tracks"][track]["bytes_received"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0,
+            "{what}: nothing received on the `{track}` track: {media}"
+        );
+    }
+    assert!(
+        media["tracks"]["video"]["frames_decoded"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{what}: no video frame decoded: {media}"
+    );
+    assert!(
+        video["width"].as_u64().unwrap_or(0) > 0,
+        "{what}: the tile's <video> shows no picture (videoWidth 0): {media}"
+    );
+    assert!(
+        progress["video_frames_decoded"].as_i64().unwrap_or(0) > 0
+            && progress["video_seconds"].as_f64().unwrap_or(0.0) > 0.0,
+        "{what}: the video stopped (no frame decoded, or the <video> did not play, in 2 s): \
+         {media}"
+    );
+    assert!(
+        progress["audio_bytes"].as_i64().unwrap_or(0) > 0,
+        "{what}: the audio stopped (no bytes in 2 s): {media}"
+    );
+}
+
 #[test]
 fn two_browsers_in_a_translated_call() {
-    let chromium = check_tools();
+    let browsers = check_tools();
     for id in MODELS {
         speech::model(id);
     }
@@ -283,7 +406,7 @@ fn two_browsers_in_a_translated_call() {
     let server_log = work.path().join("server.log");
     let (server, url) = start_server(&work.path().join("data"), &server_log);
     eprintln!("server at {url}");
-    let summary = run_call(&url, &wav, &outdir, &chromium);
+    let summary = run_call(&url, &wav, &outdir, &browsers);
     drop(server);
 
     // Screenshots (and the server's log, the transcripts) where a person can look at them.
@@ -295,6 +418,7 @@ fn two_browsers_in_a_translated_call() {
         "page-a.png",
         "page-b.png",
         "page-b-phone.png",
+        "page-c-firefox.png",
         "page-a-after-leave.png",
     ] {
         let from = outdir.join(name);
@@ -308,33 +432,18 @@ fn two_browsers_in_a_translated_call() {
         let _ = std::fs::copy(outdir.join(name), keep.join(name));
     }
 
+    println!("browsers: {}", summary["browsers"]);
     let alice = summary["alice"].as_str().expect("alice's id");
-    let captions = summary["captions_b"]
+    let captions_b = summary["captions_b"]
         .as_array()
         .expect("captions of page B");
-    let mut originals: Vec<&Value> = captions
-        .iter()
-        .filter(|c| c["original"] == true && c["final"] == true && c["speaker"] == alice)
-        .collect();
-    originals.sort_by_key(|c| c["caption_id"].as_u64());
-    println!("page B, English finals and their Vietnamese translations:");
-    let mut translated = 0;
-    for original in &originals {
-        let vi = captions.iter().find(|c| {
-            c["original"] == false
-                && c["lang"] == "vi"
-                && c["speaker"] == alice
-                && c["caption_id"] == original["caption_id"]
-        });
-        let vi_text = vi
-            .filter(|c| c["final"] == true)
-            .map(text_of)
-            .unwrap_or_default();
-        if !vi_text.trim().is_empty() {
-            translated += 1;
-        }
-        println!("  en: {}\n  vi: {}", text_of(original), vi_text);
-    }
+    let originals = finals_with_translations(captions_b, alice, "vi");
+    let translated = print_captions("B (Chromium)", "vi", &originals);
+    let captions_c = summary["captions_c"]
+        .as_array()
+        .expect("captions of page C");
+    let originals_c = finals_with_translations(captions_c, alice, "de");
+    let translated_c = print_captions("C (Firefox)", "de", &originals_c);
     println!(
         "latency (ms, measured in page B): {}",
         serde_json::to_string_pretty(&summary["latency"]).unwrap_or_default()
@@ -370,7 +479,7 @@ fn two_browsers_in_a_translated_call() {
     );
 
     // What B read is what A said: the clips played once, in order.
-    let heard: Vec<&str> = originals.iter().map(|c| text_of(c)).collect();
+    let heard: Vec<&str> = originals.iter().map(|(en, _)| *en).collect();
     let (wrong, words) = word_errors(
         &normalize_english(&references.join(" ")),
         &normalize_english(&heard.join(" ")),
@@ -388,6 +497,44 @@ fn two_browsers_in_a_translated_call() {
         translated * 2 > originals.len(),
         "only {translated} of {} English finals have a Vietnamese translation",
         originals.len()
+    );
+
+    // Firefox reads the call as Chromium does: C shows the same English finals as B (every
+    // caption goes to everyone in the room), and their German translations.
+    assert!(
+        summary["complete_c"] == true,
+        "page C's (Firefox) captions did not complete in time (some never became final or lack \
+         a German translation); saw {} English finals",
+        originals_c.len()
+    );
+    let heard_c: Vec<&str> = originals_c.iter().map(|(en, _)| *en).collect();
+    assert_eq!(
+        heard_c, heard,
+        "page C (Firefox) shows other English finals than page B (Chromium)"
+    );
+    assert!(
+        translated_c >= 1,
+        "no German translation on page C (Firefox)"
+    );
+    assert!(
+        translated_c * 2 > originals_c.len(),
+        "only {translated_c} of {} English finals have a German translation on page C (Firefox)",
+        originals_c.len()
+    );
+
+    // Firefox and Chromium see and hear each other. C (Firefox) receives A's voice, her words
+    // spoken in German and her camera; A (Chromium) receives C's microphone and camera, which
+    // Firefox sends with its own payload types (Opus 109, VP8 120) that the room renumbers
+    // to what A negotiated.
+    check_media(
+        &summary["c_from_a"],
+        "page C (Firefox) receiving A (Chromium)",
+        &["audio", "speech-de", "video"],
+    );
+    check_media(
+        &summary["a_from_c"],
+        "page A (Chromium) receiving C (Firefox)",
+        &["audio", "video"],
     );
 
     // The controls did what they say.
