@@ -92,11 +92,12 @@ async fn rooms_need_admin_credentials() {
 
     let reply = call(&state, "GET", "/v1/rooms", ADMIN, None).await;
     assert_eq!(reply.status, StatusCode::OK);
-    let names: Vec<&str> = reply.json()["rooms"]
+    let rooms = reply.json()["rooms"].clone();
+    let names: Vec<&str> = rooms
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["name"].as_str().unwrap().to_string().leak() as &str)
+        .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["retro", "standup"]);
 
