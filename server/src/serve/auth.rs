@@ -4,7 +4,6 @@
 //! or a token with the `admin` grant.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use dragoman_rtc::protocol::{ErrorCode, ProtocolError};
@@ -97,9 +96,7 @@ struct StoredKey {
 }
 
 pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    (super::rooms::now_ms() / 1000).unsigned_abs()
 }
 
 impl Credentials {
