@@ -9,7 +9,8 @@
 //! and that A and C, Chromium and Firefox, receive each other's audio and video (Firefox
 //! publishes its own payload types, which the room must renumber). Prints the caption
 //! latencies measured in the browser and the receivers' RTP statistics, and leaves
-//! screenshots in `target/browser-test/`.
+//! screenshots in `target/browser-test/`. `DRAGOMAN_SERVER_BIN` names another `dragoman`
+//! binary to serve the call (`scripts/bench_browser.sh`: a release build).
 //!
 //! Needs Debian's `chromium` and `firefox-esr`, Node.js and `npm ci --prefix
 //! server/tests/browser` (`.ci/run` does all of it); without them it fails and says what to
@@ -203,7 +204,13 @@ impl Drop for Server {
 fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
     let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
     let log_file = std::fs::File::create(log).expect("server log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dragoman"))
+    // `scripts/bench_browser.sh` points this at a release build, for latencies a user would
+    // see; the test itself runs the debug build next to it.
+    let binary = std::env::var_os("DRAGOMAN_SERVER_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_dragoman")),
+        PathBuf::from,
+    );
+    let mut child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("DRAGOMAN_HOME", &store)
@@ -214,7 +221,7 @@ fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
         .spawn()
-        .expect("start dragoman serve");
+        .unwrap_or_else(|e| panic!("start {} serve: {e}", binary.display()));
     let stdout = child.stdout.take().expect("server stdout");
     let server = Server {
         child,

@@ -210,6 +210,9 @@ pub(crate) fn python() -> PathBuf {
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
+                // torch and its CUDA wheels are gigabytes: keep them once (in the venv), not
+                // twice (pip's cache too).
+                "--no-cache-dir",
                 "-r",
             ])
             .arg(&requirements));
