@@ -144,7 +144,11 @@ async fn record_room(
         tokio::select! {
             event = events.recv() => match event {
                 Ok(RoomEvent::Joined(info)) => {
+                    tracing::info!("room {room}: {} ({}) joined", info.id, info.name);
                     joined_at.insert(info.id, now_ms());
+                }
+                Ok(RoomEvent::Left { participant_id }) => {
+                    tracing::info!("room {room}: {participant_id} left");
                 }
                 Ok(RoomEvent::Caption(caption)) if caption.is_final => {
                     let joined = joined_at.get(&caption.speaker).copied();
@@ -153,7 +157,8 @@ async fn record_room(
                 Ok(RoomEvent::StageLatency { stage, elapsed, .. }) => {
                     metrics.stage(stage, elapsed.as_secs_f64());
                 }
-                Ok(RoomEvent::PipelineError { stage, .. }) => {
+                Ok(RoomEvent::PipelineError { participant_id, stage, message }) => {
+                    tracing::warn!("room {room}: {participant_id}'s {stage} stage: {message}");
                     metrics.error(&format!("pipeline_{stage}"));
                 }
                 Ok(_) => {}
