@@ -7,6 +7,10 @@
 # microphone starts when getUserMedia returns), first partial to final, and the final
 # translation after the final original; screenshots land in target/browser-test/.
 #
+# Everything runs on this one machine: on 2 cores the three browsers (fake cameras, VP8
+# encode and decode) take about one core from the server, so the figures are an upper bound
+# for a server on a machine of its own (scripts/bench_room.sh measures that, without browsers).
+#
 # Needs what the browser test needs (.ci/run installs it: chromium, firefox-esr, Node.js,
 # `npm ci --prefix server/tests/browser`).
 set -euo pipefail
