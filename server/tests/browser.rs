@@ -56,8 +56,10 @@ const AUDIO_QUEUE: usize = 30_000;
 const MODELS: [&str; 3] = ["whisper-base", "silero-vad", "gemma3-270m-q4km"];
 /// How long the server may take to pull (a no-op here), load and warm its models.
 const SERVER_START: Duration = Duration::from_secs(900);
-/// How long the whole browser script may take (its caption wait is 420 s by default).
-const CALL_LIMIT: Duration = Duration::from_secs(900);
+/// How long the whole browser script may take (its caption wait is 900 s by default: the
+/// debug server's speech-to-text falls minutes behind the speech, and by how much varies from
+/// run to run; 420 s was too short once in three runs).
+const CALL_LIMIT: Duration = Duration::from_secs(1500);
 /// The word error rate the English captions on page B must stay under.
 const MAX_WER: f64 = 0.35;
 

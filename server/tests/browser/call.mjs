@@ -20,7 +20,7 @@
 // it says when each clip is spoken in the file: the script then also estimates the delay from
 // the end of each clip to its final caption on B.
 //
-// Environment: DRAGOMAN_CALL_TIMEOUT_S (default 420) bounds the wait for captions;
+// Environment: DRAGOMAN_CALL_TIMEOUT_S (default 900) bounds the wait for captions;
 // CHROMIUM (default /usr/bin/chromium) and FIREFOX (default /usr/bin/firefox-esr) are the
 // browsers.
 
@@ -37,7 +37,7 @@ const wav = resolve(wavArg);
 const outdir = resolve(outArg);
 mkdirSync(outdir, { recursive: true });
 const ROOM = 'browser-test';
-const TIMEOUT_MS = Number(process.env.DRAGOMAN_CALL_TIMEOUT_S || 420) * 1000;
+const TIMEOUT_MS = Number(process.env.DRAGOMAN_CALL_TIMEOUT_S || 900) * 1000;
 /** Once the last clip's words are in a final caption, nothing may change for this long... */
 const SETTLE_MS = 5_000;
 /** ...and without them (misheard), the captions count as done after this long unchanged: the
