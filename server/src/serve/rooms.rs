@@ -130,7 +130,8 @@ async fn finish(live: LiveRoom) {
 }
 
 /// Writes a room's final captions to its transcript (buffered, at least every second and at
-/// the end) and its pipeline timings and errors to the metrics.
+/// the end) and its pipeline timings and errors to the metrics; logs joins, leaves and
+/// pipeline errors.
 async fn record_room(
     room: String,
     mut events: broadcast::Receiver<RoomEvent>,
