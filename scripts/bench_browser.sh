@@ -8,8 +8,9 @@
 # translation after the final original; screenshots land in target/browser-test/.
 #
 # Everything runs on this one machine: on 2 cores the three browsers (fake cameras, VP8
-# encode and decode) take about one core from the server, so the figures are an upper bound
-# for a server on a machine of its own (scripts/bench_room.sh measures that, without browsers).
+# encode and decode) share the CPU with the server. scripts/bench_room.sh measures the same
+# engines without browsers. (Lowering the browsers' priority did not shorten the latency here:
+# the server itself falls behind the speech; see the issue notes.)
 #
 # Needs what the browser test needs (.ci/run installs it: chromium, firefox-esr, Node.js,
 # `npm ci --prefix server/tests/browser`).

@@ -206,8 +206,8 @@ impl Drop for Server {
 fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
     let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dragoman-test-store");
     let log_file = std::fs::File::create(log).expect("server log");
-    // `scripts/bench_browser.sh` points this at a release build, for latencies a user would
-    // see; the test itself runs the debug build next to it.
+    // The debug build of this package by default; `scripts/bench_browser.sh` points this at
+    // a release build, for the latencies a user would see.
     let binary = std::env::var_os("DRAGOMAN_SERVER_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_dragoman")),
         PathBuf::from,
