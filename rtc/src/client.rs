@@ -76,6 +76,9 @@ pub enum ClientEvent {
     ParticipantJoined(String),
     /// Someone left.
     ParticipantLeft(String),
+    /// The room could not keep up with our speech and dropped this much of it uncaptioned,
+    /// in milliseconds.
+    AudioShed(u64),
     /// The room refused something.
     Error(ProtocolError),
 }
@@ -593,6 +596,9 @@ async fn signaling_loop(
             }
             ServerMessage::ParticipantLeft { participant_id } => {
                 let _ = out.send(ClientEvent::ParticipantLeft(participant_id)).await;
+            }
+            ServerMessage::AudioShed { dropped_ms } => {
+                let _ = out.send(ClientEvent::AudioShed(dropped_ms)).await;
             }
             ServerMessage::Error { code, message } => {
                 let _ = out

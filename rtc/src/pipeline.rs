@@ -66,8 +66,9 @@ pub struct PipelineOptions {
     /// The speaker's language. Defaults to `None`: detected per utterance (then only finals
     /// are translated, once their language is known).
     pub spoken: Option<Lang>,
-    /// Packets the audio queue holds before dropping the oldest. Defaults to 100 (2 s of
-    /// 20 ms packets).
+    /// Packets the audio queue holds before dropping the oldest. Defaults to 500 (10 s of
+    /// 20 ms packets). The stt stage takes everything queued at each step, so the queue fills
+    /// only while one step (a decode) takes longer than this.
     pub audio_queue: usize,
     /// Silence fed in once no packet came for this long. Defaults to 300 ms.
     pub idle_flush: Duration,
@@ -79,7 +80,7 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         Self {
             spoken: None,
-            audio_queue: 100,
+            audio_queue: 500,
             idle_flush: Duration::from_millis(300),
             max_idle_fill: Duration::from_secs(2),
         }
@@ -147,6 +148,12 @@ pub enum PipelineEvent {
         stage: &'static str,
         /// The wall-clock time it took.
         elapsed: Duration,
+    },
+    /// The audio queue was full and dropped its oldest `packets` (20 ms each) since the last
+    /// report: the speaker should be told that part of what they said was not captioned.
+    AudioShed {
+        /// Packets dropped since the last report.
+        packets: u64,
     },
     /// A stage failed on some input and went on with the next.
     Error {
@@ -305,7 +312,13 @@ struct SttStage {
     /// When recent audio was pushed: `(position after the push, wall clock)`, for the
     /// latency of finals.
     pushed: VecDeque<(u64, Instant)>,
+    /// Packets the audio queue had shed when last reported.
+    shed_reported: u64,
 }
+
+/// The most queued packets pushed as one chunk (5 s of 20 ms packets): a pipeline further
+/// behind catches up in several pushes, each decoding once.
+const BATCH_MAX: usize = 250;
 
 /// Pushes remembered for latency (10 s of 20 ms packets).
 const PUSHES_KEPT: usize = 500;
@@ -332,6 +345,7 @@ impl SttStage {
             text,
             spoken: options.spoken,
             pushed: VecDeque::with_capacity(PUSHES_KEPT),
+            shed_reported: 0,
         })
     }
 
@@ -346,11 +360,19 @@ impl SttStage {
             match packets.recv_timeout(options.idle_flush) {
                 Ok(Some(packet)) => {
                     idle_filled = Duration::ZERO;
-                    let result = match self.decode(&packet) {
-                        Ok(audio) => self.push(audio),
-                        Err(e) => Err(e),
-                    };
-                    self.report(result, "stt");
+                    // Computation-aware streaming: everything that queued while the last push
+                    // was computed goes in as one chunk, so the session decodes once for all
+                    // of it instead of falling further behind with a decode per packet.
+                    let mut audio = Vec::new();
+                    let waiting = std::iter::from_fn(|| packets.try_recv()).take(BATCH_MAX);
+                    for packet in std::iter::once(packet).chain(waiting) {
+                        match self.decode(&packet) {
+                            Ok(samples) => audio.extend(samples),
+                            Err(e) => self.report(Err(e), "stt"),
+                        }
+                    }
+                    let pushed = self.push(audio);
+                    self.report(pushed, "stt");
                 }
                 Ok(None) if idle_filled < options.max_idle_fill => {
                     idle_filled += options.idle_flush;
@@ -361,9 +383,22 @@ impl SttStage {
                 Ok(None) => {}
                 Err(_) => break,
             }
+            self.report_shed(packets.dropped());
         }
+        self.report_shed(packets.dropped());
         let finished = self.session.finish().and_then(|()| self.drain());
         self.report(finished, "stt");
+    }
+
+    /// Tells the sink about packets the audio queue dropped since the last report (`shed` in
+    /// all).
+    fn report_shed(&mut self, shed: u64) {
+        if shed > self.shed_reported {
+            (self.sink)(PipelineEvent::AudioShed {
+                packets: shed - self.shed_reported,
+            });
+            self.shed_reported = shed;
+        }
     }
 
     /// The audio of `packet`, preceded by concealment for packets lost before it.
@@ -506,27 +541,43 @@ struct TranslateStage {
 
 impl TranslateStage {
     fn run(&mut self, captions: &Receiver<SourceCaption>) {
-        while let Ok(source) = captions.recv() {
-            let Some(from) = source.lang else { continue };
-            let targets = self
-                .targets
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            // Speech needs the translated final even where nobody reads that language.
-            let langs: BTreeSet<Lang> = targets
-                .captions
-                .union(&targets.speech)
-                .copied()
-                .filter(|&to| to != from)
-                .collect();
-            for to in langs {
-                if let Err(e) = self.translate(&source.caption, from, to, &targets) {
-                    (self.sink)(PipelineEvent::Error {
-                        stage: "translate",
-                        message: e.to_string(),
-                    });
+        while let Ok(first) = captions.recv() {
+            // Everything queued meanwhile: a partial that a newer revision of its caption (or
+            // its final) follows is stale, and translating it would only delay the newer one.
+            let mut batch = vec![first];
+            batch.extend(captions.try_iter());
+            for (i, source) in batch.iter().enumerate() {
+                let id = source.caption.caption_id;
+                let superseded = !source.caption.is_final
+                    && batch[i + 1..].iter().any(|s| s.caption.caption_id == id);
+                if !superseded {
+                    self.translate_all(source);
                 }
+            }
+        }
+    }
+
+    /// Translates one caption into every language someone wants.
+    fn translate_all(&mut self, source: &SourceCaption) {
+        let Some(from) = source.lang else { return };
+        let targets = self
+            .targets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // Speech needs the translated final even where nobody reads that language.
+        let langs: BTreeSet<Lang> = targets
+            .captions
+            .union(&targets.speech)
+            .copied()
+            .filter(|&to| to != from)
+            .collect();
+        for to in langs {
+            if let Err(e) = self.translate(&source.caption, from, to, &targets) {
+                (self.sink)(PipelineEvent::Error {
+                    stage: "translate",
+                    message: e.to_string(),
+                });
             }
         }
     }
@@ -624,40 +675,80 @@ impl SpeakStage {
             }
         };
         let started = Instant::now();
-        session.push_text(text)?;
-        session.finish()?;
         let mut encoder = OpusEncoder::new()?;
         let mut resampler: Option<StreamResampler> = None;
-        let mut packets = Vec::new();
-        while let Some(event) = session.poll_event() {
-            let TtsEvent::Audio(chunk) = event else {
-                continue;
-            };
-            let to_48k = match &mut resampler {
-                Some(r) => r,
-                None => resampler.insert(StreamResampler::new(chunk.rate(), opus_rate())?),
-            };
-            let audio = to_48k.push(&chunk.samples)?;
-            packets.extend(encoder.encode(&audio)?);
+        // Each packet goes out as soon as the next one exists (the last is marked as such).
+        let mut out = SpeechOut {
+            lang,
+            held: None,
+            sink: &self.sink,
+            started: Some(started),
+        };
+        // Word by word, so the session (which knows "Dr." from a sentence end) speaks each
+        // sentence as soon as it is complete, and its audio leaves before the next is made.
+        let words = text.split_inclusive(char::is_whitespace).map(Some);
+        for word in words.chain([None]) {
+            match word {
+                Some(word) => session.push_text(word)?,
+                None => session.finish()?,
+            }
+            while let Some(event) = session.poll_event() {
+                let TtsEvent::Audio(chunk) = event else {
+                    continue;
+                };
+                let to_48k = match &mut resampler {
+                    Some(r) => r,
+                    None => resampler.insert(StreamResampler::new(chunk.rate(), opus_rate())?),
+                };
+                let audio = to_48k.push(&chunk.samples)?;
+                out.extend(encoder.encode(&audio)?);
+            }
         }
         if let Some(mut r) = resampler {
-            packets.extend(encoder.encode(&r.finish()?)?);
+            out.extend(encoder.encode(&r.finish()?)?);
         }
-        packets.extend(encoder.flush()?);
-        let count = packets.len();
-        if count > 0 {
+        out.extend(encoder.flush()?);
+        out.close();
+        Ok(())
+    }
+}
+
+/// Translated speech packets on their way out, one held back so the last can be marked.
+struct SpeechOut<'a> {
+    lang: Lang,
+    held: Option<Vec<u8>>,
+    sink: &'a EventSink,
+    /// When the text came; taken at the first packet.
+    started: Option<Instant>,
+}
+
+impl SpeechOut<'_> {
+    fn extend(&mut self, packets: Vec<Vec<u8>>) {
+        for packet in packets {
+            if let Some(previous) = self.held.replace(packet) {
+                self.send(previous, false);
+            }
+        }
+    }
+
+    fn send(&mut self, packet: Vec<u8>, last: bool) {
+        // The stage's latency is the time to its first packet.
+        if let Some(started) = self.started.take() {
             (self.sink)(PipelineEvent::Latency {
                 stage: "speak",
                 elapsed: started.elapsed(),
             });
         }
-        for (i, packet) in packets.into_iter().enumerate() {
-            (self.sink)(PipelineEvent::Speech {
-                lang,
-                packet,
-                last: i + 1 == count,
-            });
+        (self.sink)(PipelineEvent::Speech {
+            lang: self.lang,
+            packet,
+            last,
+        });
+    }
+
+    fn close(mut self) {
+        if let Some(packet) = self.held.take() {
+            self.send(packet, true);
         }
-        Ok(())
     }
 }

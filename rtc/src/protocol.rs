@@ -144,6 +144,12 @@ pub enum ServerMessage {
         /// The ping's id.
         id: u64,
     },
+    /// The room could not keep up with the participant's speech and dropped some of it
+    /// uncaptioned (the oldest audio, so captions catch up with what is said now).
+    AudioShed {
+        /// How much audio was dropped since the last such message, in milliseconds.
+        dropped_ms: u64,
+    },
     /// Something the participant sent was refused; the connection stays open.
     Error {
         /// Machine-readable kind.

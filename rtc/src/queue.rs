@@ -25,6 +25,7 @@ pub struct DropOldestSender<T> {
 pub struct DropOldestReceiver<T> {
     rx: Receiver<T>,
     open: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl<T> Drop for DropOldestReceiver<T> {
@@ -37,14 +38,15 @@ impl<T> Drop for DropOldestReceiver<T> {
 pub fn drop_oldest<T>(capacity: usize) -> (DropOldestSender<T>, DropOldestReceiver<T>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
     let open = Arc::new(AtomicBool::new(true));
+    let dropped = Arc::new(AtomicU64::new(0));
     (
         DropOldestSender {
             tx,
             oldest: rx.clone(),
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped: dropped.clone(),
             open: open.clone(),
         },
-        DropOldestReceiver { rx, open },
+        DropOldestReceiver { rx, open, dropped },
     )
 }
 
@@ -103,6 +105,11 @@ impl<T> DropOldestReceiver<T> {
     pub fn try_recv(&self) -> Option<T> {
         self.rx.try_recv().ok()
     }
+
+    /// Items the sender dropped so far (so the consumer can tell whoever needs to know).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +123,7 @@ mod tests {
             tx.push(i).unwrap();
         }
         assert_eq!(tx.dropped(), 2);
+        assert_eq!(rx.dropped(), 2);
         let got: Vec<i32> = std::iter::from_fn(|| rx.try_recv()).collect();
         assert_eq!(got, [2, 3, 4]);
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(None));

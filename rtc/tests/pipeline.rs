@@ -124,3 +124,64 @@ fn lost_packets_are_concealed_and_captions_still_come() {
         "ends at {end} of {length}"
     );
 }
+
+/// Two speakers talking at once without pauses, fed far faster than the CPU can follow (every
+/// packet queued at once, as after a stall): each pipeline takes what queued in one push and
+/// decodes once for it, so partial decodes are skipped, while every final still comes,
+/// complete and in order.
+#[test]
+fn two_speakers_faster_than_real_time_lose_no_final() {
+    let (audio, references, _) = recording(5, 0.0);
+    let seconds = audio.len() as f64 / 48_000.0;
+    let packets = opus_packets(&audio, 0);
+    let targets = Targets {
+        captions: [Lang::EN].into(),
+        speech: Default::default(),
+    };
+    let mut options = PipelineOptions::default();
+    options.spoken = Some(Lang::EN);
+    options.audio_queue = packets.len();
+    let events: Vec<Arc<Mutex<Vec<PipelineEvent>>>> =
+        (0..2).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
+    let pipelines: Vec<TrackPipeline> = events
+        .iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let events = events.clone();
+            let sink = Arc::new(move |e| events.lock().unwrap().push(e));
+            TrackPipeline::start(&format!("speaker{i}"), &engines(), options.clone(), targets.clone(), sink)
+                .unwrap()
+        })
+        .collect();
+    for packet in &packets {
+        for pipeline in &pipelines {
+            pipeline.push(packet.clone());
+        }
+    }
+    for pipeline in pipelines {
+        assert_eq!(pipeline.dropped(), 0);
+        pipeline.finish();
+    }
+    for events in events {
+        let events = events.lock().unwrap();
+        let original = finals(&events, Lang::EN);
+        let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+        let (wrong, words) = word_error_rate(&references, &heard, "two speakers at once");
+        assert!(wrong * 10 <= words, "WER {wrong}/{words}");
+        assert!(
+            original
+                .windows(2)
+                .all(|w| w[0].caption_id < w[1].caption_id && w[0].start <= w[1].start),
+            "finals in order: {original:#?}"
+        );
+        let partials = events
+            .iter()
+            .filter(|e| matches!(e, PipelineEvent::Caption(c) if !c.is_final))
+            .count();
+        // Paced in real time, a partial would come every second of speech.
+        assert!(
+            (partials as f64) < seconds / 2.0,
+            "{partials} partials for {seconds:.0} s: partial work was not skipped"
+        );
+    }
+}

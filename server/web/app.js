@@ -522,6 +522,9 @@ class Session {
       case 'pong':
         this.lastPongAt = Date.now();
         break;
+      case 'audio_shed':
+        notice(`The server fell behind: ${(message.dropped_ms / 1000).toFixed(1)} s of your speech was not captioned.`, 'error');
+        break;
       case 'error':
         this.onError(message);
         break;

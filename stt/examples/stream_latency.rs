@@ -1,10 +1,16 @@
-//! Live-caption latency over a long session: real recordings played back to back (with pauses)
-//! for `MINUTES`, at 48 kHz in 20 ms chunks, as a call delivers them. Reports media-time latency
-//! (speech onset to first partial, utterance end to final), the compute time of each push, how
-//! far behind real time the session would fall on this machine, and retractions of committed text
-//! (must be 0). Shows whether work stays bounded as the session grows.
+//! Live captions on continuous speech, beside file transcription of the same recording, in one
+//! run: real recordings (one sentence or clause each, with a reference text) trimmed to their
+//! speech and played back to back with `GAP` seconds between them (0: people do not pause
+//! between sentences) for `MINUTES`.
 //!
-//! `stream_latency WHISPER_DIR VAD_DIR MINUTES CLIP.wav ...`
+//! The session is driven as the room's pipeline drives it: audio arrives in real time while
+//! a push is being computed, and the next push carries everything that arrived meanwhile (at
+//! least 20 ms): computation-aware streaming. Printed per encoder window: WER of the finals, the
+//! compute time against file transcription (`transcribe_speech`, as `dragoman transcribe`), the
+//! worst backlog, finals per sentence, media time from each sentence's end to the final that
+//! covers it (p50/p95), and retractions of committed text (must be 0).
+//!
+//! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text)
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
@@ -17,112 +23,206 @@ use std::time::Instant;
 use candle_core::Device;
 use dragoman_core::decode::load_audio;
 use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
-use dragoman_core::resample::resample;
 use dragoman_core::{AudioChunk, Lang, ModelSource, SampleRate, StreamTime};
-use dragoman_stt::eval::{percentile, retractions};
+use dragoman_stt::eval::{normalize_english, percentile, retractions, word_errors};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
-use dragoman_stt::whisper::WhisperModel;
+use dragoman_stt::whisper::transcribe::file_vad_options;
+use dragoman_stt::whisper::{DecodeOptions, EncoderWindow, Precision, WhisperModel};
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let whisper = WhisperModel::load(&ModelSource::dir(&args[0]), &Device::Cpu).unwrap();
-    let vad = SileroVad::load_cpu(&ModelSource::dir(&args[1])).unwrap();
-    let minutes: f64 = args[2].parse().unwrap();
-    let clips: Vec<Vec<f32>> = args[3..]
-        .iter()
-        .map(|f| load_audio(f, SampleRate::HZ_16000).unwrap().samples)
-        .collect();
+const RATE: usize = 16_000;
 
-    let mut audio = Vec::new();
-    let mut spans = Vec::new();
-    let gap = vec![0.0f32; 12_000]; // 0.75 s pauses
-    'fill: loop {
-        for clip in &clips {
-            if audio.len() as f64 / 16_000.0 >= minutes * 60.0 {
-                break 'fill;
-            }
-            audio.extend_from_slice(&gap);
-            spans.push((
-                audio.len() as f64 / 16_000.0,
-                (audio.len() + clip.len()) as f64 / 16_000.0,
-            ));
-            audio.extend_from_slice(clip);
-        }
-    }
-    audio.extend_from_slice(&gap);
-    let at48 = resample(&audio, SampleRate::HZ_16000, SampleRate::HZ_48000).unwrap();
+/// `samples` without the silence before and after the speech (blocks of 10 ms under -40 dBFS),
+/// keeping 50 ms on each side.
+fn trim(samples: &[f32]) -> &[f32] {
+    let block = RATE / 100;
+    let loud = |c: &[f32]| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4;
+    let blocks: Vec<bool> = samples.chunks(block).map(loud).collect();
+    let first = blocks.iter().position(|&l| l).unwrap_or(0);
+    let last = blocks.iter().rposition(|&l| l).map_or(0, |i| i + 1);
+    let from = (first * block).saturating_sub(block * 5);
+    let to = (last * block + block * 5).min(samples.len());
+    &samples[from..to.max(from)]
+}
 
-    let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
-    let mut options = SttOptions::default();
-    options.language = Some(Lang::EN);
-    let mut session = engine.new_session(&options).unwrap();
-    let mut t = StreamTime::zero(SampleRate::HZ_48000);
+struct Run {
+    label: String,
+    wer: f64,
+    compute: f64,
+    worst_backlog: f64,
+    finals: usize,
+    latency: Vec<f64>,
+    retractions: usize,
+}
+
+fn stream(
+    whisper: &WhisperModel,
+    vad: &SileroVad,
+    window: EncoderWindow,
+    audio: &[f32],
+    ends: &[f64],
+    reference: &str,
+) -> Run {
+    let mut options = StreamOptions::default();
+    options.encoder_window = window;
+    let engine = WhisperStt::new(whisper.clone(), vad.clone(), options);
+    let mut stt = SttOptions::default();
+    stt.language = Some(Lang::EN);
+    let mut session = engine.new_session(&stt).unwrap();
+    let (mut sent, mut clock, mut compute) = (0usize, 0.0f64, 0.0f64);
+    let mut worst_backlog = 0.0f64;
     let mut events: Vec<(f64, SttEvent)> = Vec::new();
-    let mut push_ms = Vec::new();
-    let (mut busy_until, mut worst_lag) = (0.0f64, 0.0f64);
-    for piece in at48.chunks(960) {
+    while sent < audio.len() {
+        // Everything that arrived by now (real time), at least one 20 ms packet.
+        let arrived = ((clock * RATE as f64) as usize)
+            .max(sent + RATE / 50)
+            .min(audio.len());
+        clock = clock.max(arrived as f64 / RATE as f64);
+        let time = StreamTime::from_samples(sent as u64, SampleRate::HZ_16000);
         let started = Instant::now();
         session
-            .push_audio(&AudioChunk::new(t, piece.to_vec()))
+            .push_audio(&AudioChunk::new(time, audio[sent..arrived].to_vec()))
             .unwrap();
         let took = started.elapsed().as_secs_f64();
-        t = t.advanced(piece.len() as u64);
-        // Real-time playback: the chunk arrives at media time t; work queues behind earlier work.
-        let now = t.as_secs_f64();
-        busy_until = busy_until.max(now) + took;
-        worst_lag = worst_lag.max(busy_until - now);
-        push_ms.push(took * 1000.0);
+        sent = arrived;
+        compute += took;
+        clock += took;
+        worst_backlog = worst_backlog.max(clock - sent as f64 / RATE as f64);
         while let Some(e) = session.poll_event() {
-            events.push((now, e));
+            if std::env::var_os("SHOW_EVENTS").is_some() {
+                println!("{clock:7.2} s (took {took:.2} s): {e:?}");
+            }
+            events.push((clock, e));
         }
     }
     session.finish().unwrap();
     while let Some(e) = session.poll_event() {
-        events.push((t.as_secs_f64(), e));
+        events.push((clock, e));
     }
+    let finals: Vec<(f64, f64, &str)> = events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            SttEvent::Final { end, text, .. } => Some((*at, end.as_secs_f64(), text.as_str())),
+            _ => None,
+        })
+        .collect();
+    // A sentence is covered by the first final that reaches to within 300 ms of its end.
+    let latency = ends
+        .iter()
+        .filter_map(|&end| {
+            finals
+                .iter()
+                .find(|(_, reach, _)| *reach >= end - 0.3)
+                .map(|(at, _, _)| at - end)
+        })
+        .collect();
+    let text: Vec<&str> = finals.iter().map(|(_, _, t)| *t).collect();
+    let (errors, words) = word_errors(reference, &normalize_english(&text.join(" ")));
+    Run {
+        label: format!("stream, {window:?}"),
+        wer: errors as f64 / words as f64,
+        compute,
+        worst_backlog,
+        finals: finals.len(),
+        latency,
+        retractions: retractions(events.iter().map(|(_, e)| e)),
+    }
+}
 
-    let (mut onset, mut end) = (Vec::new(), Vec::new());
-    for (s, e) in &spans {
-        if let Some((at, _)) = events
-            .iter()
-            .find(|(at, ev)| matches!(ev, SttEvent::Partial { .. }) && at >= s && *at < e + 1.0)
-        {
-            onset.push(at - s);
-        }
-        if let Some((at, _)) = events
-            .iter()
-            .find(|(at, ev)| matches!(ev, SttEvent::Final { .. }) && *at >= *e)
-        {
-            end.push(at - e);
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let source = ModelSource::dir(&args[0]);
+    let load = |precision| WhisperModel::load_as(&source, &Device::Cpu, "whisper-base", precision);
+    let models = [
+        (Precision::F32, load(Precision::F32).unwrap()),
+        (Precision::Q8, load(Precision::Q8).unwrap()),
+    ];
+    let vad = SileroVad::load_cpu(&ModelSource::dir(&args[1])).unwrap();
+    let minutes: f64 = args[2].parse().unwrap();
+    let gap = vec![0.0f32; (args[3].parse::<f64>().unwrap() * RATE as f64) as usize];
+    let clips: Vec<(Vec<f32>, String)> = args[4..]
+        .iter()
+        .map(|f| {
+            let audio = load_audio(f, SampleRate::HZ_16000).unwrap().samples;
+            let text = std::fs::read_to_string(f.replace(".wav", ".txt")).unwrap();
+            (trim(&audio).to_vec(), normalize_english(&text))
+        })
+        .collect();
+
+    let (mut audio, mut ends, mut reference) = (Vec::new(), Vec::new(), Vec::new());
+    'fill: loop {
+        for (clip, text) in &clips {
+            if audio.len() as f64 / RATE as f64 >= minutes * 60.0 {
+                break 'fill;
+            }
+            audio.extend_from_slice(clip);
+            ends.push(audio.len() as f64 / RATE as f64);
+            reference.push(text.as_str());
+            audio.extend_from_slice(&gap);
         }
     }
-    let retractions = retractions(events.iter().map(|(_, e)| e));
-    let third = push_ms.len() / 3;
+    audio.extend(vec![0.0f32; RATE]);
+    let reference = reference.join(" ");
+    let seconds = audio.len() as f64 / RATE as f64;
+
     println!(
-        "session {:.1} min of audio, {} utterances, 2 threads",
-        audio.len() as f64 / 960_000.0,
-        spans.len()
+        "{:.1} s of continuous speech ({} clips, {:.2} s between them, {} words), {} threads",
+        seconds,
+        ends.len(),
+        gap.len() as f64 / RATE as f64,
+        reference.split_whitespace().count(),
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
     );
     println!(
-        "media time: onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s",
-        percentile(&onset, 0.5),
-        percentile(&onset, 0.95),
-        percentile(&end, 0.5),
-        percentile(&end, 0.95)
+        "| run | WER | compute s | x file | worst backlog s | finals | end->final p50 s | p95 s | retractions |"
     );
-    println!(
-        "compute per 20 ms push: median {:.2} ms, p99 {:.0} ms, max {:.0} ms; first third max {:.0} ms, last third max {:.0} ms",
-        percentile(&push_ms, 0.5),
-        percentile(&push_ms, 0.99),
-        percentile(&push_ms, 1.0),
-        percentile(&push_ms[..third], 1.0),
-        percentile(&push_ms[2 * third..], 1.0)
-    );
-    println!(
-        "real-time playback on this machine: worst backlog {worst_lag:.2} s; total compute {:.1} s for {:.1} s of audio",
-        push_ms.iter().sum::<f64>() / 1000.0,
-        audio.len() as f64 / 16_000.0
-    );
-    println!("retractions of committed text: {retractions}");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let fitted = StreamOptions::default().encoder_window;
+    let runs = [
+        (Precision::F32, fitted),
+        (Precision::Q8, EncoderWindow::Full),
+        (Precision::Q8, fitted),
+        (
+            Precision::Q8,
+            EncoderWindow::Fitted {
+                margin_ms: 2_000,
+                min_ms: 8_000,
+            },
+        ),
+    ];
+    for (precision, whisper) in &models {
+        let started = Instant::now();
+        let mut options = DecodeOptions::default();
+        options.language = Some(Lang::EN);
+        let file = whisper
+            .decoder()
+            .transcribe_speech(
+                &AudioChunk::new(StreamTime::zero(SampleRate::HZ_16000), audio.clone()),
+                &vad,
+                &file_vad_options(),
+                &options,
+            )
+            .unwrap();
+        let file_compute = started.elapsed().as_secs_f64();
+        let (file_errors, words) = word_errors(&reference, &normalize_english(&file.text));
+        println!(
+            "| {precision:?}, file transcription (transcribe_speech) | {:.2}% | {file_compute:.1} | 1.00 | | | | | |",
+            100.0 * file_errors as f64 / words as f64
+        );
+        for (_, window) in runs.iter().filter(|(p, _)| p == precision) {
+            let run = stream(whisper, &vad, *window, &audio, &ends, &reference);
+            println!(
+                "| {precision:?}, {} | {:.2}% | {:.1} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
+                run.label,
+                100.0 * run.wer,
+                run.compute,
+                run.compute / file_compute,
+                run.worst_backlog,
+                run.finals,
+                percentile(&run.latency, 0.5),
+                percentile(&run.latency, 0.95),
+                run.retractions,
+            );
+        }
+    }
 }

@@ -77,10 +77,17 @@ fn edit_distance<T: PartialEq>(r: &[T], h: &[T]) -> usize {
 }
 
 /// How many times committed caption text was taken back: a partial whose stable prefix does not
-/// extend the previous one, or a final that does not start with the last stable prefix. A correct
-/// live captioner scores 0.
+/// extend what the stream had committed, or a final that disagrees with it. A correct live
+/// captioner scores 0.
 pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize {
-    let mut stable = String::new();
+    // What the stream has committed so far, as words: every final, then the current stable
+    // prefix. A final may be shorter than the stable prefix before it (a sentence cut: the
+    // remaining committed words open the next caption), so it must agree with the committed
+    // words as far as either goes.
+    let mut finals: Vec<String> = Vec::new();
+    let mut committed: Vec<String> = Vec::new();
+    let words = |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
+    let agrees = |a: &[String], b: &[String]| a.iter().zip(b).all(|(x, y)| x == y);
     let mut count = 0;
     for event in events {
         match event {
@@ -89,13 +96,17 @@ pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize 
                 stable_prefix_len,
                 ..
             } => {
-                let now = text.get(..*stable_prefix_len).unwrap_or(text);
-                count += usize::from(!now.starts_with(stable.as_str()));
-                stable = now.to_string();
+                let mut now = finals.clone();
+                now.extend(words(text.get(..*stable_prefix_len).unwrap_or(text)));
+                count += usize::from(now.len() < committed.len() || !agrees(&committed, &now));
+                committed = now;
             }
             SttEvent::Final { text, .. } => {
-                count += usize::from(!text.starts_with(stable.as_str()));
-                stable.clear();
+                finals.extend(words(text));
+                count += usize::from(!agrees(&committed, &finals));
+                if finals.len() >= committed.len() {
+                    committed = finals.clone();
+                }
             }
             _ => {}
         }
@@ -138,8 +149,16 @@ mod tests {
             partial("he was not", 2),
             partial("he was not an", 6),
             fin("he was not an ill"),
+            // A sentence cut: the committed "and" opens the next caption.
+            partial("it ends. and then", 12),
+            fin("it ends."),
+            partial("and then some", 3),
+            fin("and then some"),
         ];
         assert_eq!(retractions(&good), 0);
+        // The word committed before the cut must open the next caption.
+        let lost = [partial("it ends. and", 12), fin("it ends."), partial("but", 3)];
+        assert_eq!(retractions(&lost), 1);
         let bad = [partial("he was", 2), partial("she was", 3), fin("he was")];
         assert_eq!(retractions(&bad), 2);
         assert_eq!(percentile(&[3.0, 1.0, 2.0], 0.5), 2.0);

@@ -7,9 +7,19 @@
 //! rest is the unstable tail. Silero VAD ends the utterance after a pause, and the final
 //! transcription keeps the committed words and appends what follows them.
 //!
-//! Work per push is bounded: the utterance is at most [`StreamOptions::max_utterance_ms`] long
-//! (then it is finalised and a new one starts), so one decode never covers more than one Whisper
-//! window and latency does not grow over a long session.
+//! People rarely pause long enough for the VAD between sentences, so an utterance also ends where
+//! Whisper closed a sentence (a timestamp after sentence-final punctuation) once its words are
+//! committed and more words follow: the committed sentence becomes the final, and the utterance
+//! goes on from there with the words committed after it. Past
+//! [`StreamOptions::clause_cut_ms`], any phrase boundary Whisper marked will do. The cut is
+//! moved to the quietest 20 ms near Whisper's timestamp, so no word is split between captions.
+//!
+//! Work per push is bounded: one re-transcription at most, however much audio the push
+//! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
+//! decode of all of it: computation-aware streaming); each decode encodes only the utterance
+//! and a margin ([`EncoderWindow::Fitted`]), and an utterance is at most
+//! [`StreamOptions::max_utterance_ms`] long, so latency does not grow over a long session.
+//! Finals are never skipped.
 
 use std::collections::VecDeque;
 
@@ -20,7 +30,7 @@ use dragoman_core::resample::ToRate;
 use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::vad::{SileroSession, SileroVad};
-use crate::whisper::{DecodeOptions, WhisperModel};
+use crate::whisper::{DecodeOptions, EncoderWindow, WhisperModel};
 
 /// Share of the VAD's end-of-speech silence after which partial decodes wait: past it, the
 /// utterance most likely ends before a partial would be useful.
@@ -32,8 +42,14 @@ const PAUSE_SKIP_PERCENT: u64 = 40;
 pub struct StreamOptions {
     /// New audio between two re-transcriptions of the utterance, in ms. Defaults to 1000.
     pub step_ms: u32,
-    /// Longest utterance before it is finalised without a pause, in ms. Defaults to 20000.
+    /// Longest utterance before it is finalised without a pause, in ms. Defaults to 15000.
     pub max_utterance_ms: u32,
+    /// Utterances longer than this end at any phrase boundary Whisper marked, not only at a
+    /// sentence end, in ms. Defaults to 6000.
+    pub clause_cut_ms: u32,
+    /// The audio each decode encodes. Defaults to [`EncoderWindow::Fitted`] with a 1 s margin,
+    /// at least 4 s (accuracy measured against the full window in the README).
+    pub encoder_window: EncoderWindow,
     /// Voice activity settings; the pause that ends an utterance is `min_silence_ms`. Defaults to
     /// [`VadOptions::default`] (500 ms pause, 100 ms padding).
     pub vad: VadOptions,
@@ -43,7 +59,12 @@ impl Default for StreamOptions {
     fn default() -> Self {
         Self {
             step_ms: 1_000,
-            max_utterance_ms: 20_000,
+            max_utterance_ms: 15_000,
+            clause_cut_ms: 6_000,
+            encoder_window: EncoderWindow::Fitted {
+                margin_ms: 1_000,
+                min_ms: 4_000,
+            },
             vad: VadOptions::default(),
         }
     }
@@ -111,12 +132,132 @@ struct Utterance {
     lang: Option<(Lang, Option<f32>)>,
     committed: Vec<String>,
     previous: Vec<String>,
+    /// The words committed after the sentence cut that started this utterance: it opens
+    /// with them, whatever its audio is heard as.
+    carried: Vec<String>,
+    /// The tokens of the last decode, and its words before the carried ones were put in
+    /// front (of which the carried words stood for the first `consumed`).
+    decoded: Vec<u32>,
+    raw_words: Vec<String>,
+    consumed: usize,
     /// Samples covered by the last re-transcription.
     decoded_until: u64,
 }
 
 /// Audio kept before the current utterance, for the VAD's padding.
 const LOOKBACK: u64 = 16_000;
+
+/// How far before and after Whisper's timestamp a sentence cut looks for a pause, in 16 kHz
+/// samples (300 ms before, 50 ms after). A cut too early leaves the sentence's last word to be
+/// heard again after it (and dropped, see [`Hypothesis::carry`]); a cut too late could swallow
+/// a short word of the next sentence.
+const CUT_SEARCH: (u64, u64) = (4_800, 800);
+
+/// The same for a sentence end placed by its share of a piece's characters (400 ms either
+/// way).
+const UNTIMED_CUT_SEARCH: (u64, u64) = (6_400, 6_400);
+
+/// Tokens a decode may sample: this many, plus [`MAX_TOKENS_PER_SECOND`] per second of audio.
+const MAX_TOKENS_BASE: usize = 16;
+/// See [`MAX_TOKENS_BASE`].
+const MAX_TOKENS_PER_SECOND: usize = 10;
+
+/// The shortest audio decoded for a final (100 ms): less holds no word.
+const MIN_DECODE: u64 = 1_600;
+
+/// Characters that end a sentence (Latin, CJK, Arabic, Devanagari scripts).
+const SENTENCE_END: &[char] = &['.', '?', '!', '。', '？', '！', '؟', '।', '…'];
+
+/// One transcription of the utterance so far.
+#[derive(Debug, Default)]
+struct Hypothesis {
+    words: Vec<String>,
+    /// Where Whisper closed a piece of text that more text follows.
+    cuts: Vec<Cut>,
+}
+
+impl Hypothesis {
+    /// Puts `carried` (the words committed after the last sentence cut, which open this
+    /// utterance) in front of the hypothesis, dropping what the hypothesis repeats of them.
+    /// The audio from the cut may still hold the tail of the word before it ("Mr." heard again:
+    /// up to [`MAX_SHIFT`] extra words at the front are dropped), all of the carried words, some
+    /// of them, or none (the cut fell after them). Never fails, so an utterance cannot get
+    /// stuck behind carried words that are not heard again.
+    /// Returns how many of the hypothesis's own words the carried ones stood for.
+    fn carry(&mut self, carried: &[String]) -> usize {
+        let n = carried.len();
+        if n == 0 {
+            return 0;
+        }
+        let same = |a: &[String], b: &[String]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| comparable(x) == comparable(y))
+        };
+        let words = &self.words;
+        // How many words at the front of the hypothesis the carried words stand for.
+        let consumed = (0..=MAX_SHIFT)
+            .find(|&extra| words.len() >= extra + n && same(&words[extra..extra + n], carried))
+            .map(|extra| extra + n)
+            .or_else(|| {
+                (1..n)
+                    .rev()
+                    .find(|&k| words.len() >= k && same(&words[..k], &carried[n - k..]))
+            })
+            .unwrap_or(0);
+        let mut aligned = carried.to_vec();
+        aligned.extend(self.words.drain(..).skip(consumed));
+        self.words = aligned;
+        self.cuts.retain_mut(|cut| {
+            let kept = cut.words > consumed;
+            cut.words = cut.words + n - consumed.min(cut.words);
+            kept
+        });
+        consumed
+    }
+}
+
+/// Lower-case letters and digits of a word: what two spellings of it share.
+fn comparable(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `word` ends a sentence: final punctuation that is not an abbreviation's full stop
+/// ("Mr.", "Dr.", "e.g.", an initial such as "J.").
+fn ends_sentence(word: &str) -> bool {
+    if !word.ends_with(SENTENCE_END) {
+        return false;
+    }
+    if !word.ends_with('.') || word.ends_with("..") {
+        return true;
+    }
+    let stem = word.trim_end_matches('.').to_lowercase();
+    let initial = stem.chars().count() == 1 || stem.contains('.');
+    !(initial || ABBREVIATIONS.contains(&stem.as_str()))
+}
+
+/// Abbreviations written with a full stop that rarely ends a sentence (titles, Latin).
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "mt", "fig", "sra", "hr", "fr",
+    "nr", "bzw", "ca", "usw", "vgl",
+];
+
+/// Extra words at the front of a hypothesis dropped to line it up with the carried words.
+const MAX_SHIFT: usize = 2;
+
+/// A place where the utterance could end.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    /// Words of the hypothesis before it.
+    words: usize,
+    /// Where, in 16 kHz samples of the stream.
+    at: u64,
+    /// Whether the text before it ends a sentence.
+    sentence_end: bool,
+    /// Whether Whisper timed it (a timestamp); else it is placed by characters, less surely.
+    timed: bool,
+}
 
 impl WhisperStream {
     fn new(engine: &WhisperStt, stt: &SttOptions) -> Result<Self> {
@@ -145,8 +286,8 @@ impl WhisperStream {
         &self.audio[a.min(b)..b]
     }
 
-    /// Words of a transcription of `[start, end)`; detects the language once per utterance.
-    fn hypothesis(&mut self, start: u64, end: u64, final_pass: bool) -> Result<Vec<String>> {
+    /// A transcription of `[start, end)`; detects the language once per utterance.
+    fn hypothesis(&mut self, start: u64, end: u64, final_pass: bool) -> Result<Hypothesis> {
         let language = self
             .utterance
             .as_ref()
@@ -163,19 +304,101 @@ impl WhisperStream {
             // Partials are redone a second later anyway: one greedy pass bounds the work.
             options.temperatures = vec![0.0];
         }
-        let chunk = AudioChunk::new(Self::time(start), self.samples(start, end).to_vec());
-        let transcript = self.whisper.decoder().transcribe(&chunk, &options)?;
+        // Nobody says more than about 7 tokens a second: a longer answer is a repetition loop,
+        // and letting it run to Whisper's 224 tokens costs seconds.
+        let seconds = (end - start) as usize / 16_000;
+        options.sample_len = (MAX_TOKENS_BASE + MAX_TOKENS_PER_SECOND * seconds).min(224);
+        // What is committed is not decoded again, token by token: it goes in as a prefix.
+        options.prefix = self.committed_prefix();
+        let window = self.options.encoder_window;
+        let samples = self.samples(start, end).to_vec();
+        let transcript =
+            self.whisper
+                .decoder()
+                .transcribe_utterance(&samples, window, &[], &options)?;
         if let Some(u) = &mut self.utterance
             && u.lang.is_none()
-            && !transcript.segments.is_empty()
+            && !transcript.pieces.is_empty()
         {
             u.lang = Some((transcript.language, transcript.language_probability));
         }
-        Ok(transcript
-            .text
-            .split_whitespace()
-            .map(str::to_string)
-            .collect())
+        let mut hypothesis = Hypothesis::default();
+        let duration = (end - start) as f64 / 16_000.0;
+        let last = transcript.pieces.len().saturating_sub(1);
+        for (i, piece) in transcript.pieces.iter().enumerate() {
+            let piece_end = piece.end.unwrap_or(duration);
+            let chars = piece.text.chars().count().max(1) as f64;
+            let mut seen = 0;
+            let words: Vec<&str> = piece.text.split_whitespace().collect();
+            for (w, word) in words.iter().enumerate() {
+                hypothesis.words.push((*word).to_string());
+                seen += word.chars().count() + 1;
+                let closes_piece = w + 1 == words.len();
+                // A boundary only where more text follows: the end of the last piece may be
+                // where the audio so far stops, not where the speaker stopped.
+                if closes_piece && i < last && piece.end.is_some() {
+                    hypothesis.cuts.push(Cut {
+                        words: hypothesis.words.len(),
+                        at: start + (piece_end * 16_000.0) as u64,
+                        sentence_end: ends_sentence(word),
+                        timed: true,
+                    });
+                } else if !closes_piece && ends_sentence(word) {
+                    // A sentence ends inside the piece: Whisper gave it no time, so place it
+                    // by its share of the piece's characters (the pause search then finds
+                    // the gap between the words).
+                    let share = (seen as f64 / chars).min(1.0);
+                    let at = piece.start + (piece_end - piece.start) * share;
+                    hypothesis.cuts.push(Cut {
+                        words: hypothesis.words.len(),
+                        at: start + (at * 16_000.0) as u64,
+                        sentence_end: true,
+                        timed: false,
+                    });
+                }
+            }
+        }
+        if let Some(u) = &mut self.utterance {
+            u.raw_words = hypothesis.words.clone();
+            u.decoded = transcript.tokens;
+            u.consumed = hypothesis.carry(&u.carried);
+        }
+        Ok(hypothesis)
+    }
+
+    /// The tokens of the last decode that spell the utterance's committed words (less the
+    /// carried ones that its audio did not hold); empty when there are none or they cannot
+    /// be found.
+    fn committed_prefix(&self) -> Vec<u32> {
+        let Some(u) = &self.utterance else {
+            return Vec::new();
+        };
+        let raw = (u.committed.len() + u.consumed).saturating_sub(u.carried.len());
+        if raw == 0 || raw > u.raw_words.len() {
+            return Vec::new();
+        }
+        let words = &u.raw_words[..raw];
+        // The longest run of tokens whose text is exactly those words (punctuation and a
+        // closing timestamp after the last one included).
+        let mut end = None;
+        for i in 1..=u.decoded.len() {
+            let Ok(text) = self.whisper.detokenize(&u.decoded[..i]) else {
+                break;
+            };
+            let spelled: Vec<&str> = text.split_whitespace().collect();
+            if spelled.len() > raw {
+                break;
+            }
+            if spelled.len() == raw
+                && spelled
+                    .iter()
+                    .zip(words)
+                    .all(|(a, b)| comparable(a) == comparable(b))
+            {
+                end = Some(i);
+            }
+        }
+        end.map_or_else(Vec::new, |end| u.decoded[..end].to_vec())
     }
 
     fn start_utterance(&mut self, at: u64) {
@@ -184,17 +407,23 @@ impl WhisperStream {
             lang: None,
             committed: Vec::new(),
             previous: Vec::new(),
+            carried: Vec::new(),
+            decoded: Vec::new(),
+            raw_words: Vec::new(),
+            consumed: 0,
             decoded_until: at,
         });
     }
 
-    /// Re-transcribes the utterance and emits a partial (LocalAgreement-2).
+    /// Re-transcribes the utterance and emits a partial (LocalAgreement-2), or a final when a
+    /// committed sentence can end it.
     fn update(&mut self) -> Result<()> {
         let Some(u) = &self.utterance else {
             return Ok(());
         };
         let (start, end) = (u.start, self.received);
-        let words = self.hypothesis(start, end, false)?;
+        let hypothesis = self.hypothesis(start, end, false)?;
+        let words = &hypothesis.words;
         let Some(u) = &mut self.utterance else {
             return Ok(());
         };
@@ -208,15 +437,101 @@ impl WhisperStream {
         if agreed > u.committed.len() && words[..u.committed.len()] == u.committed[..] {
             u.committed = words[..agreed].to_vec();
         }
-        let tail: Vec<String> =
-            if words.len() >= u.committed.len() && words[..u.committed.len()] == u.committed[..] {
-                words[u.committed.len()..].to_vec()
-            } else {
-                // The new hypothesis rewrote committed words: keep them and show nothing unstable
-                // until the hypotheses agree again.
-                Vec::new()
-            };
-        u.previous = words;
+        let consistent =
+            words.len() >= u.committed.len() && words[..u.committed.len()] == u.committed[..];
+        let tail: Vec<String> = if consistent {
+            words[u.committed.len()..].to_vec()
+        } else {
+            // The new hypothesis rewrote committed words: keep them and show nothing unstable
+            // until the hypotheses agree again.
+            Vec::new()
+        };
+        u.previous = words.clone();
+        if consistent {
+            let long = end - u.start >= u64::from(self.options.clause_cut_ms) * 16;
+            let cut = hypothesis
+                .cuts
+                .iter()
+                .rev()
+                .find(|c| c.words <= u.committed.len() && (c.sentence_end || long))
+                .copied();
+            if let Some(cut) = cut {
+                return self.cut(cut);
+            }
+        }
+        self.emit_partial(&tail);
+        Ok(())
+    }
+
+    /// Ends the utterance at `cut`: its committed words before the cut are the final; the
+    /// utterance goes on from the cut with the rest.
+    fn cut(&mut self, cut: Cut) -> Result<()> {
+        let Some(u) = &self.utterance else {
+            return Ok(());
+        };
+        let search = if cut.timed {
+            CUT_SEARCH
+        } else {
+            UNTIMED_CUT_SEARCH
+        };
+        let at = self.quietest_near(cut.at, u.start, search);
+        let Some(mut u) = self.utterance.take() else {
+            return Ok(());
+        };
+        let rest = u.committed.split_off(cut.words);
+        let (lang, lang_probability) = u
+            .lang
+            .unwrap_or((self.stt.language.unwrap_or(Lang::EN), None));
+        self.events.push_back(SttEvent::Final {
+            text: u.committed.join(" "),
+            start: Self::time(u.start),
+            end: Self::time(at),
+            lang,
+            lang_probability,
+        });
+        let previous = u.previous.split_off(cut.words.min(u.previous.len()));
+        self.utterance = Some(Utterance {
+            start: at,
+            lang: u.lang,
+            carried: rest.clone(),
+            committed: rest,
+            previous,
+            // Its times were the old utterance's: no prefix until this one is decoded.
+            decoded: Vec::new(),
+            raw_words: Vec::new(),
+            consumed: 0,
+            decoded_until: u.decoded_until,
+        });
+        self.emit_partial(&[]);
+        self.trim_before(at);
+        Ok(())
+    }
+
+    /// The middle of the quietest 20 ms within `search` (before, after) of `at` (and after
+    /// `floor`):
+    /// Whisper's timestamps are 20 ms steps of a model's guess, the pause between two words is
+    /// where a cut loses nothing.
+    fn quietest_near(&self, at: u64, floor: u64, search: (u64, u64)) -> u64 {
+        const FRAME: u64 = 320;
+        let from = at.saturating_sub(search.0).max(floor + FRAME);
+        let to = (at + search.1).min(self.received);
+        let mut best = (f32::INFINITY, at.clamp(floor, self.received));
+        let mut frame = from;
+        while frame + FRAME <= to {
+            let energy: f32 = self.samples(frame, frame + FRAME).iter().map(|v| v * v).sum();
+            if energy < best.0 {
+                best = (energy, frame + FRAME / 2);
+            }
+            frame += FRAME / 2;
+        }
+        best.1
+    }
+
+    /// A partial of the utterance: its committed words, then `tail`.
+    fn emit_partial(&mut self, tail: &[String]) {
+        let Some(u) = &self.utterance else {
+            return;
+        };
         let stable = u.committed.join(" ");
         let text = [stable.as_str(), &tail.join(" ")]
             .iter()
@@ -231,7 +546,13 @@ impl WhisperStream {
                 start: Self::time(u.start),
             });
         }
-        Ok(())
+    }
+
+    /// Drops audio before `at` but for the look-back.
+    fn trim_before(&mut self, at: u64) {
+        let keep_from = at.saturating_sub(LOOKBACK).max(self.kept_from);
+        self.audio.drain(..(keep_from - self.kept_from) as usize);
+        self.kept_from = keep_from;
     }
 
     /// Final transcription of the utterance `[start, end)`: committed words, then the rest.
@@ -240,7 +561,14 @@ impl WhisperStream {
             return Ok(());
         };
         let start = u.start;
-        let words = self.hypothesis(start, end, true)?;
+        // The VAD's end can fall before a sentence cut made just before the pause.
+        let end = end.max(start);
+        // Too short to hold a word that is not committed yet (a cut just before the pause).
+        let words = if end.saturating_sub(start) < MIN_DECODE {
+            Vec::new()
+        } else {
+            self.hypothesis(start, end, true)?.words
+        };
         let Some(u) = self.utterance.take() else {
             return Ok(());
         };
@@ -265,9 +593,22 @@ impl WhisperStream {
             });
         }
         // Audio before the end of this utterance is no longer needed (but for the look-back).
-        let keep_from = end.saturating_sub(LOOKBACK).max(self.kept_from);
-        self.audio.drain(..(keep_from - self.kept_from) as usize);
-        self.kept_from = keep_from;
+        self.trim_before(end);
+        Ok(())
+    }
+
+    /// Ends the utterance every [`StreamOptions::max_utterance_ms`] before `until` (a speaker
+    /// who never pauses where a cut could go, or a push of many seconds at once), so that no
+    /// decode covers more than that.
+    fn close_long(&mut self, until: u64) -> Result<()> {
+        let max = u64::from(self.options.max_utterance_ms) * 16;
+        while let Some(u) = &self.utterance
+            && until.saturating_sub(u.start) >= max
+        {
+            let end = u.start + max;
+            self.finalise(end)?;
+            self.start_utterance(end);
+        }
         Ok(())
     }
 
@@ -297,26 +638,24 @@ impl WhisperStream {
                 VadEvent::SpeechStart { at } if self.utterance.is_none() => {
                     self.start_utterance(at.samples())
                 }
-                VadEvent::SpeechEnd { end, .. } => self.finalise(end.samples())?,
+                VadEvent::SpeechEnd { end, .. } => {
+                    self.close_long(end.samples())?;
+                    self.finalise(end.samples())?;
+                }
                 _ => {}
             }
         }
+        self.close_long(self.received)?;
         let step = u64::from(self.options.step_ms) * 16;
-        let max = u64::from(self.options.max_utterance_ms) * 16;
-        if let Some(u) = &self.utterance {
-            if self.received - u.start >= max {
-                // Too long without a pause: close it here and carry on with a new one.
-                let end = self.received;
-                self.finalise(end)?;
-                self.start_utterance(end);
-            } else if self.received - u.decoded_until >= step && !self.pausing() {
-                self.update()?;
-            }
+        if let Some(u) = &self.utterance
+            && self.received - u.decoded_until >= step
+            && !self.pausing()
+        {
+            // One re-transcription per push, however much audio it brought.
+            self.update()?;
         }
         if self.utterance.is_none() {
-            let keep_from = self.received.saturating_sub(LOOKBACK).max(self.kept_from);
-            self.audio.drain(..(keep_from - self.kept_from) as usize);
-            self.kept_from = keep_from;
+            self.trim_before(self.received);
         }
         Ok(())
     }

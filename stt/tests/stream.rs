@@ -1,7 +1,8 @@
-//! Live captions over a real recording: the five LibriVox utterances (pocketsphinx 5.1.1 sdist)
-//! played one after another with a second of silence between, at 48 kHz in 20 ms chunks as a
-//! call delivers them. Checks the finals' accuracy, that committed text is never taken back, and
-//! reports caption latency in media time.
+//! Live captions over real recordings: the five LibriVox utterances (pocketsphinx 5.1.1 sdist)
+//! played one after another at 48 kHz in 20 ms chunks as a call delivers them, with a second of
+//! silence between, then back to back with no pause at all. Checks the finals' accuracy, that
+//! committed text is never taken back, that finals come while the speaker goes on (at sentence
+//! ends), and reports caption latency in media time.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // tests fail by panicking
 
@@ -78,16 +79,30 @@ fn captions_are_stable_accurate_and_prompt() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        finals.len(),
-        spans.len(),
-        "one final per utterance: {finals:#?}"
+    // Each utterance's finals: one, or several where a long one was cut at a sentence or
+    // phrase end.
+    let per_span: Vec<Vec<&(f64, String, f64, f64)>> = spans
+        .iter()
+        .map(|&(s, e)| {
+            finals
+                .iter()
+                .filter(|(_, _, start, end)| *start >= s - 0.5 && *end <= e + 1.0)
+                .collect()
+        })
+        .collect();
+    assert!(
+        per_span.iter().all(|f| !f.is_empty()) && per_span.iter().map(Vec::len).sum::<usize>() == finals.len(),
+        "every final belongs to one utterance: {finals:#?}"
     );
 
     // Accuracy of the finals.
     let (mut errors, mut words) = (0, 0);
-    for ((_, text, ..), reference) in finals.iter().zip(&references) {
-        let (e, w) = word_errors(&normalize_english(reference), &normalize_english(text));
+    for (span_finals, reference) in per_span.iter().zip(&references) {
+        let text: Vec<&str> = span_finals.iter().map(|f| f.1.as_str()).collect();
+        let (e, w) = word_errors(
+            &normalize_english(reference),
+            &normalize_english(&text.join(" ")),
+        );
         errors += e;
         words += w;
     }
@@ -111,7 +126,7 @@ fn captions_are_stable_accurate_and_prompt() {
         {
             onset.push(at - s);
         }
-        end.push(finals[i].0 - e);
+        end.push(per_span[i].last().map_or(f64::NAN, |f| f.0) - e);
     }
     eprintln!(
         "{} partials, {} finals, WER {:.2}% ({errors}/{words}), retractions {retractions}; onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s (media time)",
@@ -131,4 +146,75 @@ fn captions_are_stable_accurate_and_prompt() {
     );
     // Finals come within the VAD's pause (500 ms) plus one chunk of the utterance's end.
     assert!(end.iter().all(|&d| d < 0.8), "{end:?}");
+}
+
+/// Speech without pauses, as people talk: the five recordings trimmed to their speech and played
+/// back to back. The VAD never sees a pause, so finals must come at sentence ends; none may
+/// lose or repeat words.
+#[test]
+fn continuous_speech_is_finalised_sentence_by_sentence() {
+    let whisper = WhisperModel::load(&common::model("whisper-base"), &Device::Cpu).unwrap();
+    let vad = SileroVad::load_cpu(&common::model("silero-vad")).unwrap();
+    let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
+    let dir = common::librivox();
+    let (mut audio, mut references, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    for clip in common::LIBRIVOX {
+        let speech = load_audio(dir.join(format!("{clip}.wav")), SampleRate::HZ_16000)
+            .unwrap()
+            .samples;
+        // Trim the recording's own silence (10 ms blocks under -40 dBFS) but for 50 ms.
+        let loud: Vec<bool> = speech
+            .chunks(160)
+            .map(|c| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4)
+            .collect();
+        let first = loud.iter().position(|&l| l).unwrap_or(0).saturating_sub(5);
+        let last = (loud.iter().rposition(|&l| l).unwrap_or(0) + 6).min(loud.len());
+        audio.extend_from_slice(&speech[first * 160..(last * 160).min(speech.len())]);
+        ends.push(audio.len() as f64 / 16_000.0);
+        references.push(std::fs::read_to_string(dir.join(format!("{clip}.txt"))).unwrap());
+    }
+    let seconds = audio.len() as f64 / 16_000.0;
+    audio.extend(vec![0.0f32; 16_000]);
+
+    let mut options = SttOptions::default();
+    options.language = Some(Lang::EN);
+    let mut session = engine.new_session(&options).unwrap();
+    let mut events: Vec<(f64, SttEvent)> = Vec::new();
+    let mut t = StreamTime::zero(SampleRate::HZ_16000);
+    for piece in audio.chunks(320) {
+        session
+            .push_audio(&AudioChunk::new(t, piece.to_vec()))
+            .unwrap();
+        t = t.advanced(piece.len() as u64);
+        while let Some(e) = session.poll_event() {
+            events.push((t.as_secs_f64(), e));
+        }
+    }
+    session.finish().unwrap();
+    while let Some(e) = session.poll_event() {
+        events.push((t.as_secs_f64(), e));
+    }
+    let finals: Vec<(f64, &str)> = events
+        .iter()
+        .filter_map(|(at, e)| match e {
+            SttEvent::Final { text, .. } => Some((*at, text.as_str())),
+            _ => None,
+        })
+        .collect();
+    let text: Vec<&str> = finals.iter().map(|(_, t)| *t).collect();
+    let (errors, words) = word_errors(
+        &normalize_english(&references.join(" ")),
+        &normalize_english(&text.join(" ")),
+    );
+    let wer = errors as f64 / words as f64;
+    let before_end = finals.iter().filter(|(at, _)| *at < seconds).count();
+    eprintln!(
+        "{seconds:.1} s without pauses: {} finals ({before_end} while speech went on), WER {:.2}% ({errors}/{words}): {text:#?}",
+        finals.len(),
+        100.0 * wer
+    );
+    assert_eq!(retractions(events.iter().map(|(_, e)| e)), 0);
+    assert!(wer <= 0.05, "WER {wer}");
+    // About 25 s of speech in six sentences: finals come while the reader goes on.
+    assert!(before_end >= 3, "finals only at the end: {finals:?}");
 }

@@ -23,6 +23,21 @@ pub(super) async fn route(room: Weak<Inner>, mut events: mpsc::Receiver<(String,
                 stage,
                 elapsed,
             }),
+            PipelineEvent::AudioShed { packets } => {
+                log::warn!("pipeline of {speaker} fell behind: shed {packets} audio packets");
+                if let Some(member) = room.member(&speaker) {
+                    room.send(
+                        &member,
+                        ServerMessage::AudioShed {
+                            dropped_ms: packets * 20,
+                        },
+                    );
+                }
+                room.emit(RoomEvent::AudioShed {
+                    participant_id: speaker,
+                    packets,
+                });
+            }
             PipelineEvent::Error { stage, message } => {
                 log::warn!("pipeline of {speaker}, {stage}: {message}");
                 room.emit(RoomEvent::PipelineError {

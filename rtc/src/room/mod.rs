@@ -132,6 +132,14 @@ pub enum RoomEvent {
         /// The time it took.
         elapsed: Duration,
     },
+    /// A speaker's pipeline fell behind and dropped the oldest of their audio (they are told
+    /// with [`ServerMessage::AudioShed`]).
+    AudioShed {
+        /// The speaker.
+        participant_id: String,
+        /// 20 ms packets dropped since the last such event.
+        packets: u64,
+    },
     /// A pipeline stage failed on some input.
     PipelineError {
         /// The speaker.

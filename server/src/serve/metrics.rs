@@ -124,6 +124,15 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Audio packets a speaker's pipeline dropped because it fell behind.
+    pub fn audio_shed(&self, packets: u64) {
+        self.drops
+            .get_or_create(&QueueLabel {
+                queue: "audio".into(),
+            })
+            .inc_by(packets);
+    }
+
     /// One error of `kind` (an API error code, a signaling error code, `pipeline_<stage>`,
     /// `storage`).
     pub fn error(&self, kind: &str) {
@@ -143,8 +152,9 @@ impl Metrics {
         let mut live = HashMap::new();
         for (name, stats) in rooms {
             let before = seen.get(name).copied().unwrap_or_default();
+            // Shed audio is counted from the rooms' events ([`Self::audio_shed`]), which a
+            // room that ends between two observations still delivers.
             for (queue, now, then) in [
-                ("audio", stats.pipeline_drops, before.pipeline_drops),
                 ("speech", stats.speech_drops, before.speech_drops),
                 ("signaling", stats.signaling_drops, before.signaling_drops),
             ] {
@@ -182,16 +192,21 @@ mod tests {
         let stats = RoomStats {
             participants: 2,
             tracks: 3,
-            pipeline_drops: 5,
+            speech_drops: 5,
             ..RoomStats::default()
         };
         metrics.observe_rooms(&[("a".into(), stats)]);
         metrics.observe_rooms(&[("a".into(), stats)]);
+        metrics.audio_shed(3);
         metrics.stage("stt", 0.7);
         metrics.error("unauthorized");
         let text = metrics.render();
         assert!(
-            text.contains("dragoman_queue_drops_total{queue=\"audio\"} 5"),
+            text.contains("dragoman_queue_drops_total{queue=\"speech\"} 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dragoman_queue_drops_total{queue=\"audio\"} 3"),
             "{text}"
         );
         assert!(text.contains("dragoman_participants 2"), "{text}");

@@ -158,6 +158,10 @@ async fn record_room(
                 Ok(RoomEvent::StageLatency { stage, elapsed, .. }) => {
                     metrics.stage(stage, elapsed.as_secs_f64());
                 }
+                Ok(RoomEvent::AudioShed { participant_id, packets }) => {
+                    tracing::warn!("room {room}: {participant_id}'s pipeline fell behind and shed {packets} audio packets");
+                    metrics.audio_shed(packets);
+                }
                 Ok(RoomEvent::PipelineError { participant_id, stage, message }) => {
                     tracing::warn!("room {room}: {participant_id}'s {stage} stage: {message}");
                     metrics.error(&format!("pipeline_{stage}"));

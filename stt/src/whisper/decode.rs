@@ -40,6 +40,10 @@ pub struct DecodeOptions {
     pub sample_len: usize,
     /// Seed of the sampler used at temperatures above 0. Defaults to 299792458.
     pub seed: u64,
+    /// Tokens the transcript starts with (text and timestamps), run in one pass instead of
+    /// being sampled one by one: what a live caption has already committed (`prefix` of
+    /// `decoding.py`). They count against `sample_len`. Defaults to none.
+    pub prefix: Vec<u32>,
 }
 
 impl Default for DecodeOptions {
@@ -55,6 +59,7 @@ impl Default for DecodeOptions {
             max_initial_timestamp: 1.0,
             sample_len: 224,
             seed: 299_792_458,
+            prefix: Vec::new(),
         }
     }
 }
@@ -221,6 +226,9 @@ impl Decoder {
         }
         let sample_begin = tokens.len();
         let n_ctx = self.model.config().max_target_positions;
+        let room = options.sample_len.min(n_ctx.saturating_sub(sample_begin + 1));
+        tokens.extend(&options.prefix[..options.prefix.len().min(room)]);
+        let forced = tokens.len() - sample_begin;
         let max_initial = t.timestamp_begin + (options.max_initial_timestamp / 0.02).round() as u32;
         let mut sampler =
             LogitsProcessor::from_sampling(options.seed, Sampling::All { temperature });
@@ -232,7 +240,7 @@ impl Decoder {
         let no_speech_prob =
             f64::from(softmax(&self.project(&hidden, sot_index)?, 1.0)[t.no_speech as usize]);
         let mut logits = self.project(&hidden, tokens.len() - 1)?;
-        for _ in 0..options.sample_len {
+        for _ in forced..options.sample_len {
             self.apply_rules(&mut logits, &tokens[sample_begin..], max_initial);
             let token = if temperature <= 0.0 {
                 argmax(&logits)
@@ -253,7 +261,7 @@ impl Decoder {
         }
         let sampled = tokens[sample_begin..].to_vec();
         let text = self.model.detokenize(&sampled)?;
-        let avg_logprob = sum_logprob / (sampled.len() + 1) as f64;
+        let avg_logprob = sum_logprob / (sampled.len() - forced + 1) as f64;
         Ok(DecodeResult {
             compression_ratio: compression_ratio(&text),
             tokens: sampled,

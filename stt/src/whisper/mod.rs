@@ -12,6 +12,7 @@ pub mod mel;
 mod model;
 mod tokens;
 pub mod transcribe;
+pub mod utterance;
 
 use candle_core::{Device, Tensor};
 use dragoman_core::{Error, Lang, ModelSource, Result};
@@ -19,6 +20,7 @@ use dragoman_core::{Error, Lang, ModelSource, Result};
 pub use decode::{DecodeOptions, DecodeResult};
 pub use model::AudioContext;
 pub use tokens::SpecialTokens;
+pub use utterance::{EncoderWindow, TimedText, UtteranceTranscript};
 
 /// Precision of the weight matrices (projections and MLPs; convolutions, norms and embeddings stay
 /// f32). Chosen by a model-id suffix: `whisper-base-q8` is whisper-base with 8-bit weights.

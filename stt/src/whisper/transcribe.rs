@@ -67,7 +67,6 @@ impl Decoder {
         };
 
         let timestamp_begin = self.model().tokens().timestamp_begin;
-        let seconds = |token: u32| f64::from(token - timestamp_begin) * 0.02;
         let mut segments = Vec::new();
         let mut all_tokens: Vec<u32> = Vec::new();
         let mut prompt_reset_since = 0;
@@ -88,60 +87,25 @@ impl Decoder {
                 continue;
             }
             let tokens = &result.tokens;
-            let is_ts: Vec<bool> = tokens.iter().map(|&t| t >= timestamp_begin).collect();
-            let single_timestamp_ending =
-                is_ts.len() >= 2 && !is_ts[is_ts.len() - 2] && is_ts[is_ts.len() - 1];
-            let mut cuts: Vec<usize> = (1..tokens.len())
-                .filter(|&i| is_ts[i - 1] && is_ts[i])
-                .collect();
-            let push =
-                |segments: &mut Vec<Segment>, start: f64, end: f64, tokens: &[u32]| -> Result<()> {
-                    let text = self.model().detokenize(tokens)?.trim().to_string();
-                    if !text.is_empty() {
-                        let end = (time_offset + end).min(duration);
-                        segments.push(Segment {
-                            start: (time_offset + start).min(end),
-                            end,
-                            text,
-                            speaker: None,
-                        });
-                    }
-                    Ok(())
-                };
-            if cuts.is_empty() {
-                // No closed segment: the whole window is one, ending at its last timestamp.
-                let end = tokens
-                    .iter()
-                    .rev()
-                    .find(|&&t| t > timestamp_begin)
-                    .map_or(segment_duration, |&t| seconds(t));
-                push(&mut segments, 0.0, end, tokens)?;
-                seek += segment_frames;
-            } else {
-                if single_timestamp_ending {
-                    cuts.push(tokens.len());
+            let split = split_at_timestamps(tokens, timestamp_begin);
+            for piece in split.closed() {
+                let text = self.model().detokenize(piece.tokens)?.trim().to_string();
+                if text.is_empty() {
+                    continue;
                 }
-                let mut last = 0;
-                for &cut in &cuts {
-                    let piece = &tokens[last..cut];
-                    if let (Some(&first), Some(&end)) = (piece.first(), piece.last()) {
-                        push(
-                            &mut segments,
-                            seconds(first.max(timestamp_begin)),
-                            seconds(end.max(timestamp_begin)),
-                            piece,
-                        )?;
-                    }
-                    last = cut;
-                }
-                if single_timestamp_ending {
-                    seek += segment_frames;
-                } else {
-                    // Continue from the last closed timestamp: the rest is decoded again in the
-                    // next window with its full context.
-                    let last_timestamp = tokens[last - 1].saturating_sub(timestamp_begin) as usize;
-                    seek += (last_timestamp * INPUT_STRIDE).max(1);
-                }
+                let end = (time_offset + piece.end.unwrap_or(segment_duration)).min(duration);
+                segments.push(Segment {
+                    start: (time_offset + piece.start).min(end),
+                    end,
+                    text,
+                    speaker: None,
+                });
+            }
+            match split.resume_at {
+                // Continue from the last closed timestamp: the rest is decoded again in the
+                // next window with its full context.
+                Some(seconds) => seek += ((seconds / 0.02).round() as usize * INPUT_STRIDE).max(1),
+                None => seek += segment_frames,
             }
             all_tokens.extend(tokens.iter().copied());
             if !options.condition_on_previous_text || result.temperature > PROMPT_RESET_TEMPERATURE
@@ -160,6 +124,93 @@ pub fn file_vad_options() -> VadOptions {
     options.min_silence_ms = 2_000;
     options.speech_pad_ms = 400;
     options
+}
+
+/// A window's sampled tokens cut at Whisper's timestamp tokens.
+#[derive(Debug)]
+pub(crate) struct TimedPieces<'a> {
+    /// The pieces in order; times in seconds from the window's start.
+    pub(crate) pieces: Vec<TimedPiece<'a>>,
+    /// Whether the last piece is still open (no timestamp closed it): `transcribe.py` decodes
+    /// such a tail again from [`resume_at`](Self::resume_at).
+    pub(crate) open_tail: bool,
+    /// Where the next window starts (the last closing timestamp), when the window was not
+    /// consumed whole.
+    pub(crate) resume_at: Option<f64>,
+}
+
+/// Tokens between two timestamps (or the open end of a window).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimedPiece<'a> {
+    pub(crate) start: f64,
+    /// `None` when nothing gives its end (the window's end then).
+    pub(crate) end: Option<f64>,
+    pub(crate) tokens: &'a [u32],
+}
+
+impl<'a> TimedPieces<'a> {
+    /// The pieces closed by a timestamp (or the whole window when nothing was cut).
+    pub(crate) fn closed(&self) -> &[TimedPiece<'a>] {
+        let n = self.pieces.len() - usize::from(self.open_tail);
+        &self.pieces[..n]
+    }
+}
+
+/// Cuts `tokens` as `transcribe.py` does: between consecutive timestamp tokens, with a lone
+/// final timestamp closing the window; tokens after the last cut form an open tail.
+pub(crate) fn split_at_timestamps(tokens: &[u32], timestamp_begin: u32) -> TimedPieces<'_> {
+    let seconds = |token: u32| f64::from(token.max(timestamp_begin) - timestamp_begin) * 0.02;
+    let is_ts = |i: usize| tokens[i] >= timestamp_begin;
+    let n = tokens.len();
+    let single_timestamp_ending = n >= 2 && !is_ts(n - 2) && is_ts(n - 1);
+    let mut cuts: Vec<usize> = (1..n).filter(|&i| is_ts(i - 1) && is_ts(i)).collect();
+    if cuts.is_empty() {
+        // No closed segment: the whole window is one, ending at its last timestamp.
+        let end = tokens
+            .iter()
+            .rev()
+            .find(|&&t| t > timestamp_begin)
+            .map(|&t| seconds(t));
+        return TimedPieces {
+            pieces: vec![TimedPiece {
+                start: 0.0,
+                end,
+                tokens,
+            }],
+            open_tail: false,
+            resume_at: None,
+        };
+    }
+    if single_timestamp_ending {
+        cuts.push(n);
+    }
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    let mut last = 0;
+    for &cut in &cuts {
+        let piece = &tokens[last..cut];
+        if let (Some(&first), Some(&end)) = (piece.first(), piece.last()) {
+            pieces.push(TimedPiece {
+                start: seconds(first),
+                end: Some(seconds(end)),
+                tokens: piece,
+            });
+        }
+        last = cut;
+    }
+    let resume_at = (!single_timestamp_ending).then(|| seconds(tokens[last - 1]));
+    let open_tail = last < n;
+    if open_tail {
+        pieces.push(TimedPiece {
+            start: seconds(tokens[last - 1]),
+            end: None,
+            tokens: &tokens[last..],
+        });
+    }
+    TimedPieces {
+        pieces,
+        open_tail,
+        resume_at,
+    }
 }
 
 /// Maps times in the speech-only audio back to the original recording.
