@@ -381,7 +381,8 @@ impl WhisperStream {
         // The longest run of tokens whose text is exactly those words (punctuation and a
         // closing timestamp after the last one included).
         let mut end = None;
-        for i in 1..=u.decoded.len() {
+        // Each word takes a token at least, so the search starts there.
+        for i in raw.max(1)..=u.decoded.len() {
             let Ok(text) = self.whisper.detokenize(&u.decoded[..i]) else {
                 break;
             };
