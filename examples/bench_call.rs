@@ -66,7 +66,11 @@ fn trim(samples: &[f32]) -> &[f32] {
     let block = (RATE / 100) as usize;
     let loud = |c: &[f32]| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4;
     let blocks: Vec<bool> = samples.chunks(block).map(loud).collect();
-    let first = blocks.iter().position(|&l| l).unwrap_or(0).saturating_sub(5);
+    let first = blocks
+        .iter()
+        .position(|&l| l)
+        .unwrap_or(0)
+        .saturating_sub(5);
     let last = (blocks.iter().rposition(|&l| l).unwrap_or(0) + 6).min(blocks.len());
     &samples[(first * block).min(samples.len())..(last * block).min(samples.len())]
 }
@@ -85,7 +89,12 @@ fn cpu_seconds() -> f64 {
         .map_or("", |(_, r)| r)
         .split_whitespace()
         .collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -166,7 +175,9 @@ async fn main() -> anyhow::Result<()> {
     let room = Room::new(RoomOptions::new("call"), engines, Arc::new(open));
     let heard = Arc::new(Mutex::new(Heard::default()));
     let mut clients = Vec::new();
-    for (token, spoken, read, hear) in [("c", "de", "de", Some("de")), ("d", "vi", "vi", Some("vi"))] {
+    for (token, spoken, read, hear) in
+        [("c", "de", "de", Some("de")), ("d", "vi", "vi", Some("vi"))]
+    {
         let (client, mut events) =
             Client::join(local_signaling(&room), options(token, spoken, read, hear)).await?;
         if token == "c" {
@@ -196,7 +207,10 @@ async fn main() -> anyhow::Result<()> {
         clients.push(client);
     }
     let mut talkers = Vec::new();
-    for (token, spoken, dir) in [("a", "en", &dir_a), ("b", "es", &dir_b)].into_iter().take(speakers) {
+    for (token, spoken, dir) in [("a", "en", &dir_a), ("b", "es", &dir_b)]
+        .into_iter()
+        .take(speakers)
+    {
         let (audio, ends) = speech(dir, minutes)?;
         let mut o = options(token, spoken, "de", None);
         o.audio = true;
@@ -302,13 +316,20 @@ async fn main() -> anyhow::Result<()> {
         if v.is_empty() {
             return "-".into();
         }
-        format!("{:.2} / {:.2}", percentile(&mut v, 0.5), percentile(&mut v, 0.95))
+        format!(
+            "{:.2} / {:.2}",
+            percentile(&mut v, 0.5),
+            percentile(&mut v, 0.95)
+        )
     };
     for (minute, rows) in &by_minute {
         let take = |f: fn(&Sample) -> Option<f64>| rows.iter().filter_map(|s| f(s)).collect();
         let missing = rows.iter().filter(|s| s.original.is_none()).count();
         let (cores, rss, peak, dropped) =
-            minute_rows.get(*minute).copied().unwrap_or((f64::NAN, f64::NAN, f64::NAN, 0));
+            minute_rows
+                .get(*minute)
+                .copied()
+                .unwrap_or((f64::NAN, f64::NAN, f64::NAN, 0));
         println!(
             "| {} | {} | {} | {} | {} | {missing} | {cores:.2} | {rss:.0} | {peak:.0} | {dropped} |",
             minute + 1,

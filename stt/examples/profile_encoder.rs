@@ -24,14 +24,22 @@ fn main() {
     // Real speech (a recording given as the second argument), else a tone.
     let speech = match std::env::args().nth(2) {
         Some(file) => load_audio(&file, SampleRate::HZ_16000).unwrap().samples,
-        None => (0..N_SAMPLES).map(|i| (i as f32 * 0.05).sin() * 0.1).collect(),
+        None => (0..N_SAMPLES)
+            .map(|i| (i as f32 * 0.05).sin() * 0.1)
+            .collect(),
     };
     for precision in [Precision::F32, Precision::Q8] {
         println!("{precision:?} weights");
         let source = ModelSource::dir(&dir);
-        let model = WhisperModel::load_as(&source, &Device::Cpu, "whisper-base", precision).unwrap();
+        let model =
+            WhisperModel::load_as(&source, &Device::Cpu, "whisper-base", precision).unwrap();
         for seconds in [30, 10, 5] {
-            let samples: Vec<f32> = speech.iter().copied().cycle().take(N_SAMPLES * seconds / 30).collect();
+            let samples: Vec<f32> = speech
+                .iter()
+                .copied()
+                .cycle()
+                .take(N_SAMPLES * seconds / 30)
+                .collect();
             profile(&model, &samples, seconds);
         }
     }

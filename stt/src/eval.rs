@@ -86,7 +86,8 @@ pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize 
     // words as far as either goes.
     let mut finals: Vec<String> = Vec::new();
     let mut committed: Vec<String> = Vec::new();
-    let words = |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
+    let words =
+        |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
     let agrees = |a: &[String], b: &[String]| a.iter().zip(b).all(|(x, y)| x == y);
     let mut count = 0;
     for event in events {
@@ -157,7 +158,11 @@ mod tests {
         ];
         assert_eq!(retractions(&good), 0);
         // The word committed before the cut must open the next caption.
-        let lost = [partial("it ends. and", 12), fin("it ends."), partial("but", 3)];
+        let lost = [
+            partial("it ends. and", 12),
+            fin("it ends."),
+            partial("but", 3),
+        ];
         assert_eq!(retractions(&lost), 1);
         let bad = [partial("he was", 2), partial("she was", 3), fin("he was")];
         assert_eq!(retractions(&bad), 2);

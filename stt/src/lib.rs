@@ -17,6 +17,7 @@
 //! | Whisper, float weights, file transcription, language ID, translate task | here |
 //! | Silero VAD v6 on candle, as a sans-IO `VadSession` | here |
 //! | live captions: a sans-IO `SttSession` with LocalAgreement-2 stable partials ([`stream`]) | here |
+//! | live captions on continuous speech: finals at sentence ends, one decode per push (computation-aware), encoder window fitted to the utterance, committed words as a decoder prefix | here |
 //! | 8- and 4-bit weights (`whisper-base-q8`, `-q4`, quantized at load) | here |
 //!
 //! ## Non-goals

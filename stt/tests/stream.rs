@@ -91,7 +91,8 @@ fn captions_are_stable_accurate_and_prompt() {
         })
         .collect();
     assert!(
-        per_span.iter().all(|f| !f.is_empty()) && per_span.iter().map(Vec::len).sum::<usize>() == finals.len(),
+        per_span.iter().all(|f| !f.is_empty())
+            && per_span.iter().map(Vec::len).sum::<usize>() == finals.len(),
         "every final belongs to one utterance: {finals:#?}"
     );
 

@@ -33,7 +33,8 @@ pub struct Config {
     pub token_ttl_secs: u64,
     /// Default most participants of a room.
     pub max_participants: u32,
-    /// Audio packets a speaker's pipeline queues before dropping the oldest (20 ms each).
+    /// Audio packets a speaker's pipeline queues before dropping the oldest (20 ms each; the
+    /// pipeline takes everything queued at each step, so only a step longer than this drops).
     pub audio_queue: usize,
     /// UDP addresses media binds (`IP:0`: any port; a wildcard IP: every interface but
     /// loopback).
@@ -63,7 +64,7 @@ impl Default for Config {
             guest_access: true,
             token_ttl_secs: 6 * 3600,
             max_participants: 16,
-            audio_queue: 100,
+            audio_queue: 500,
             udp_addresses: vec!["127.0.0.1:0".into(), "0.0.0.0:0".into()],
             cors_origins: Vec::new(),
             security_headers: true,

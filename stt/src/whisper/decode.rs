@@ -226,7 +226,9 @@ impl Decoder {
         }
         let sample_begin = tokens.len();
         let n_ctx = self.model.config().max_target_positions;
-        let room = options.sample_len.min(n_ctx.saturating_sub(sample_begin + 1));
+        let room = options
+            .sample_len
+            .min(n_ctx.saturating_sub(sample_begin + 1));
         tokens.extend(&options.prefix[..options.prefix.len().min(room)]);
         let forced = tokens.len() - sample_begin;
         let max_initial = t.timestamp_begin + (options.max_initial_timestamp / 0.02).round() as u32;

@@ -32,6 +32,10 @@ use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 use crate::vad::{SileroSession, SileroVad};
 use crate::whisper::{DecodeOptions, EncoderWindow, WhisperModel};
 
+mod hypothesis;
+
+use hypothesis::{Cut, Hypothesis, comparable};
+
 /// Share of the VAD's end-of-speech silence after which partial decodes wait: past it, the
 /// utterance most likely ends before a partial would be useful.
 const PAUSE_SKIP_PERCENT: u64 = 40;
@@ -165,100 +169,6 @@ const MAX_TOKENS_PER_SECOND: usize = 10;
 /// The shortest audio decoded for a final (100 ms): less holds no word.
 const MIN_DECODE: u64 = 1_600;
 
-/// Characters that end a sentence (Latin, CJK, Arabic, Devanagari scripts).
-const SENTENCE_END: &[char] = &['.', '?', '!', '。', '？', '！', '؟', '।', '…'];
-
-/// One transcription of the utterance so far.
-#[derive(Debug, Default)]
-struct Hypothesis {
-    words: Vec<String>,
-    /// Where Whisper closed a piece of text that more text follows.
-    cuts: Vec<Cut>,
-}
-
-impl Hypothesis {
-    /// Puts `carried` (the words committed after the last sentence cut, which open this
-    /// utterance) in front of the hypothesis, dropping what the hypothesis repeats of them.
-    /// The audio from the cut may still hold the tail of the word before it ("Mr." heard again:
-    /// up to [`MAX_SHIFT`] extra words at the front are dropped), all of the carried words, some
-    /// of them, or none (the cut fell after them). Never fails, so an utterance cannot get
-    /// stuck behind carried words that are not heard again.
-    /// Returns how many of the hypothesis's own words the carried ones stood for.
-    fn carry(&mut self, carried: &[String]) -> usize {
-        let n = carried.len();
-        if n == 0 {
-            return 0;
-        }
-        let same = |a: &[String], b: &[String]| {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| comparable(x) == comparable(y))
-        };
-        let words = &self.words;
-        // How many words at the front of the hypothesis the carried words stand for.
-        let consumed = (0..=MAX_SHIFT)
-            .find(|&extra| words.len() >= extra + n && same(&words[extra..extra + n], carried))
-            .map(|extra| extra + n)
-            .or_else(|| {
-                (1..n)
-                    .rev()
-                    .find(|&k| words.len() >= k && same(&words[..k], &carried[n - k..]))
-            })
-            .unwrap_or(0);
-        let mut aligned = carried.to_vec();
-        aligned.extend(self.words.drain(..).skip(consumed));
-        self.words = aligned;
-        self.cuts.retain_mut(|cut| {
-            let kept = cut.words > consumed;
-            cut.words = cut.words + n - consumed.min(cut.words);
-            kept
-        });
-        consumed
-    }
-}
-
-/// Lower-case letters and digits of a word: what two spellings of it share.
-fn comparable(word: &str) -> String {
-    word.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-/// Whether `word` ends a sentence: final punctuation that is not an abbreviation's full stop
-/// ("Mr.", "Dr.", "e.g.", an initial such as "J.").
-fn ends_sentence(word: &str) -> bool {
-    if !word.ends_with(SENTENCE_END) {
-        return false;
-    }
-    if !word.ends_with('.') || word.ends_with("..") {
-        return true;
-    }
-    let stem = word.trim_end_matches('.').to_lowercase();
-    let initial = stem.chars().count() == 1 || stem.contains('.');
-    !(initial || ABBREVIATIONS.contains(&stem.as_str()))
-}
-
-/// Abbreviations written with a full stop that rarely ends a sentence (titles, Latin).
-const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "mt", "fig", "sra", "hr", "fr",
-    "nr", "bzw", "ca", "usw", "vgl",
-];
-
-/// Extra words at the front of a hypothesis dropped to line it up with the carried words.
-const MAX_SHIFT: usize = 2;
-
-/// A place where the utterance could end.
-#[derive(Debug, Clone, Copy)]
-struct Cut {
-    /// Words of the hypothesis before it.
-    words: usize,
-    /// Where, in 16 kHz samples of the stream.
-    at: u64,
-    /// Whether the text before it ends a sentence.
-    sentence_end: bool,
-    /// Whether Whisper timed it (a timestamp); else it is placed by characters, less surely.
-    timed: bool,
-}
-
 impl WhisperStream {
     fn new(engine: &WhisperStt, stt: &SttOptions) -> Result<Self> {
         Ok(Self {
@@ -322,42 +232,8 @@ impl WhisperStream {
         {
             u.lang = Some((transcript.language, transcript.language_probability));
         }
-        let mut hypothesis = Hypothesis::default();
         let duration = (end - start) as f64 / 16_000.0;
-        let last = transcript.pieces.len().saturating_sub(1);
-        for (i, piece) in transcript.pieces.iter().enumerate() {
-            let piece_end = piece.end.unwrap_or(duration);
-            let chars = piece.text.chars().count().max(1) as f64;
-            let mut seen = 0;
-            let words: Vec<&str> = piece.text.split_whitespace().collect();
-            for (w, word) in words.iter().enumerate() {
-                hypothesis.words.push((*word).to_string());
-                seen += word.chars().count() + 1;
-                let closes_piece = w + 1 == words.len();
-                // A boundary only where more text follows: the end of the last piece may be
-                // where the audio so far stops, not where the speaker stopped.
-                if closes_piece && i < last && piece.end.is_some() {
-                    hypothesis.cuts.push(Cut {
-                        words: hypothesis.words.len(),
-                        at: start + (piece_end * 16_000.0) as u64,
-                        sentence_end: ends_sentence(word),
-                        timed: true,
-                    });
-                } else if !closes_piece && ends_sentence(word) {
-                    // A sentence ends inside the piece: Whisper gave it no time, so place it
-                    // by its share of the piece's characters (the pause search then finds
-                    // the gap between the words).
-                    let share = (seen as f64 / chars).min(1.0);
-                    let at = piece.start + (piece_end - piece.start) * share;
-                    hypothesis.cuts.push(Cut {
-                        words: hypothesis.words.len(),
-                        at: start + (at * 16_000.0) as u64,
-                        sentence_end: true,
-                        timed: false,
-                    });
-                }
-            }
-        }
+        let mut hypothesis = Hypothesis::from_pieces(&transcript.pieces, start, duration);
         if let Some(u) = &mut self.utterance {
             u.raw_words = hypothesis.words.clone();
             u.decoded = transcript.tokens;
@@ -519,7 +395,11 @@ impl WhisperStream {
         let mut best = (f32::INFINITY, at.clamp(floor, self.received));
         let mut frame = from;
         while frame + FRAME <= to {
-            let energy: f32 = self.samples(frame, frame + FRAME).iter().map(|v| v * v).sum();
+            let energy: f32 = self
+                .samples(frame, frame + FRAME)
+                .iter()
+                .map(|v| v * v)
+                .sum();
             if energy < best.0 {
                 best = (energy, frame + FRAME / 2);
             }
