@@ -269,7 +269,7 @@ async fn main() -> anyhow::Result<()> {
     // The last captions, translations and speech.
     tokio::time::sleep(Duration::from_secs(15)).await;
 
-    let h = heard.lock().unwrap_or_else(PoisonError::into_inner);
+    let h = std::mem::take(&mut *heard.lock().unwrap_or_else(PoisonError::into_inner));
     let mut samples = Vec::new();
     for ((token, _, _, ends), sent) in talkers.iter().zip(&sent_at) {
         let originals: Vec<_> = h.originals.iter().filter(|o| o.1 == *token).collect();
@@ -351,7 +351,6 @@ async fn main() -> anyhow::Result<()> {
         room.stats().pipeline_drops,
         h.shed_ms,
     );
-    drop(h);
     room.close().await;
     Ok(())
 }
