@@ -27,6 +27,7 @@ use dragoman_core::engine::{
     TranslationSession, Translator, TtsEvent, TtsOptions, TtsSession,
 };
 use dragoman_core::resample::StreamResampler;
+use dragoman_core::text::sentences;
 use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
@@ -684,12 +685,14 @@ impl SpeakStage {
             sink: &self.sink,
             started: Some(started),
         };
-        // Word by word, so the session (which knows "Dr." from a sentence end) speaks each
-        // sentence as soon as it is complete, and its audio leaves before the next is made.
-        let words = text.split_inclusive(char::is_whitespace).map(Some);
-        for word in words.chain([None]) {
-            match word {
-                Some(word) => session.push_text(word)?,
+        // Sentence by sentence (each pushed with a space after it, which tells the session it
+        // is complete), so each sentence's audio leaves before the next is synthesised. (A
+        // full stop of an abbreviation splits a sentence in two here: it is then spoken as
+        // two.)
+        let pieces = sentences(text).into_iter().map(Some);
+        for piece in pieces.chain([None]) {
+            match piece {
+                Some(sentence) => session.push_text(&format!("{sentence} "))?,
                 None => session.finish()?,
             }
             while let Some(event) = session.poll_event() {
