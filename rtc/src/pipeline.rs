@@ -543,15 +543,14 @@ struct TranslateStage {
 impl TranslateStage {
     fn run(&mut self, captions: &Receiver<SourceCaption>) {
         while let Ok(first) = captions.recv() {
-            // Everything queued meanwhile: a partial that a newer revision of its caption (or
-            // its final) follows is stale, and translating it would only delay the newer one.
+            // Everything queued meanwhile. While captions queue up, translation is behind:
+            // every final is translated, but of the partials only the newest (the last in the
+            // queue) is, so the stage catches up instead of translating text already stale.
             let mut batch = vec![first];
             batch.extend(captions.try_iter());
+            let last = batch.len() - 1;
             for (i, source) in batch.iter().enumerate() {
-                let id = source.caption.caption_id;
-                let superseded = !source.caption.is_final
-                    && batch[i + 1..].iter().any(|s| s.caption.caption_id == id);
-                if !superseded {
+                if source.caption.is_final || i == last {
                     self.translate_all(source);
                 }
             }
