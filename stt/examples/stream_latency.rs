@@ -185,8 +185,8 @@ fn main() {
         (
             Precision::Q8,
             EncoderWindow::Fitted {
-                margin_ms: 2_000,
-                min_ms: 8_000,
+                margin_ms: 1_000,
+                min_ms: 4_000,
             },
         ),
     ];

@@ -51,8 +51,9 @@ pub struct StreamOptions {
     /// Utterances longer than this end at any phrase boundary Whisper marked, not only at a
     /// sentence end, in ms. Defaults to 6000.
     pub clause_cut_ms: u32,
-    /// The audio each decode encodes. Defaults to [`EncoderWindow::Fitted`] with a 1 s margin,
-    /// at least 4 s (accuracy measured against the full window in the README).
+    /// The audio each decode encodes. Defaults to [`EncoderWindow::Fitted`] with a 2 s margin,
+    /// at least 8 s: as accurate as the full 30 s window on continuous speech, at a quarter of
+    /// its compute (`scripts/bench_stream.sh`, figures in the README).
     pub encoder_window: EncoderWindow,
     /// Voice activity settings; the pause that ends an utterance is `min_silence_ms`. Defaults to
     /// [`VadOptions::default`] (500 ms pause, 100 ms padding).
@@ -66,8 +67,8 @@ impl Default for StreamOptions {
             max_utterance_ms: 15_000,
             clause_cut_ms: 6_000,
             encoder_window: EncoderWindow::Fitted {
-                margin_ms: 1_000,
-                min_ms: 4_000,
+                margin_ms: 2_000,
+                min_ms: 8_000,
             },
             vad: VadOptions::default(),
         }
