@@ -26,10 +26,13 @@ use anyhow::Context;
 use dragoman_core::SampleRate;
 use dragoman_core::decode::load_audio;
 use dragoman_core::store::ModelStore;
-use dragoman_rtc::client::{Client, ClientEvent, ClientOptions, local_signaling};
+use dragoman_examples::client_options;
+use dragoman_examples::measure::{cpu_seconds, memory_mb, percentile};
+use dragoman_rtc::client::{Client, ClientEvent, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
-use dragoman_rtc::protocol::{Languages, ProtocolError};
+use dragoman_rtc::protocol::ProtocolError;
 use dragoman_rtc::room::{Identity, Room, RoomOptions};
+use dragoman_stt::eval::trim_silence;
 
 const RATE: u32 = 48_000;
 /// Samples per 20 ms packet.
@@ -52,75 +55,13 @@ fn speech(dir: &str, minutes: f64) -> anyhow::Result<(Vec<f32>, Vec<usize>)> {
                 break 'fill;
             }
             let samples = load_audio(path, SampleRate::new(RATE)?)?.samples;
-            audio.extend_from_slice(trim(&samples));
+            audio.extend_from_slice(trim_silence(&samples, RATE));
             ends.push(audio.len());
         }
     }
     // A second of silence at the end lets the last utterance close.
     audio.extend(std::iter::repeat_n(0.0, RATE as usize));
     Ok((audio, ends))
-}
-
-/// `samples` without the silence around the speech (10 ms blocks under -40 dBFS), keeping 50 ms.
-fn trim(samples: &[f32]) -> &[f32] {
-    let block = (RATE / 100) as usize;
-    let loud = |c: &[f32]| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4;
-    let blocks: Vec<bool> = samples.chunks(block).map(loud).collect();
-    let first = blocks
-        .iter()
-        .position(|&l| l)
-        .unwrap_or(0)
-        .saturating_sub(5);
-    let last = (blocks.iter().rposition(|&l| l).unwrap_or(0) + 6).min(blocks.len());
-    &samples[(first * block).min(samples.len())..(last * block).min(samples.len())]
-}
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let i = ((values.len() as f64 - 1.0) * p).round() as usize;
-    values.get(i).copied().unwrap_or(f64::NAN)
-}
-
-/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, r)| r)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// `VmRSS` and `VmHWM` (peak) of this process, in MB.
-fn memory_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn options(token: &str, spoken: &str, read: &str, hear: Option<&str>) -> ClientOptions {
-    let mut o = ClientOptions::default();
-    o.token = token.into();
-    o.languages = Languages {
-        spoken: Some(spoken.into()),
-        captions: Some(read.into()),
-        audio: hear.map(Into::into),
-    };
-    o
 }
 
 /// What listener C received, as it arrived.
@@ -178,8 +119,11 @@ async fn main() -> anyhow::Result<()> {
     for (token, spoken, read, hear) in
         [("c", "de", "de", Some("de")), ("d", "vi", "vi", Some("vi"))]
     {
-        let (client, mut events) =
-            Client::join(local_signaling(&room), options(token, spoken, read, hear)).await?;
+        let (client, mut events) = Client::join(
+            local_signaling(&room),
+            client_options(token, spoken, read, hear),
+        )
+        .await?;
         if token == "c" {
             let heard = heard.clone();
             tokio::spawn(async move {
@@ -212,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         .take(speakers)
     {
         let (audio, ends) = speech(dir, minutes)?;
-        let mut o = options(token, spoken, "de", None);
+        let mut o = client_options(token, spoken, "de", None);
         o.audio = true;
         let (client, mut events) = Client::join(local_signaling(&room), o).await?;
         client.published(Duration::from_secs(10)).await?;

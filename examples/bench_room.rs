@@ -23,10 +23,12 @@ use bytes::Bytes;
 use dragoman_core::SampleRate;
 use dragoman_core::decode::load_audio;
 use dragoman_core::store::ModelStore;
-use dragoman_rtc::client::{Client, ClientEvent, ClientOptions, local_signaling};
+use dragoman_examples::client_options;
+use dragoman_examples::measure::{cpu_seconds, percentile};
+use dragoman_rtc::client::{Client, ClientEvent, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
 use dragoman_rtc::pipeline::Engines;
-use dragoman_rtc::protocol::{Languages, ProtocolError};
+use dragoman_rtc::protocol::ProtocolError;
 use dragoman_rtc::room::{Identity, Room, RoomOptions};
 
 const RATE: u32 = 48_000;
@@ -44,17 +46,6 @@ fn open_room(engines: Engines) -> Room {
         })
     };
     Room::new(RoomOptions::new("bench"), engines, Arc::new(open))
-}
-
-fn options(token: &str, spoken: &str, read: &str, hear: Option<&str>) -> ClientOptions {
-    let mut o = ClientOptions::default();
-    o.token = token.into();
-    o.languages = Languages {
-        spoken: Some(spoken.into()),
-        captions: Some(read.into()),
-        audio: hear.map(Into::into),
-    };
-    o
 }
 
 /// Sentences with one recording each: `(text, samples at 48 kHz)`.
@@ -97,12 +88,6 @@ fn speech_end(samples: &[f32]) -> usize {
         .map_or(0, |i| (i + 1) * block)
 }
 
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let i = ((values.len() as f64 - 1.0) * p).round() as usize;
-    values.get(i).copied().unwrap_or(f64::NAN)
-}
-
 #[derive(Default)]
 struct Heard {
     /// `(arrival, caption id, text)` of A's final originals and translations.
@@ -121,9 +106,12 @@ async fn latency(
 ) -> anyhow::Result<()> {
     let sentences = sentences(dir, transcript, count)?;
     let room = open_room(engines.clone());
-    let (_b, mut b_events) =
-        Client::join(local_signaling(&room), options("b", to, to, Some(to))).await?;
-    let mut a_options = options("a", "en", "en", None);
+    let (_b, mut b_events) = Client::join(
+        local_signaling(&room),
+        client_options("b", to, to, Some(to)),
+    )
+    .await?;
+    let mut a_options = client_options("a", "en", "en", None);
     a_options.audio = true;
     let (a, _a_events) = Client::join(local_signaling(&room), a_options).await?;
     a.published(Duration::from_secs(10)).await?;
@@ -280,25 +268,6 @@ async fn latency(
     Ok(())
 }
 
-/// CPU seconds this process has used (user + system), from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, r)| r)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 (1-based) of the whole line: 11 and 12 here.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 async fn forwarding(
     engines: &Engines,
     publishers: usize,
@@ -310,7 +279,7 @@ async fn forwarding(
     for s in 0..subscribers {
         let (client, mut events) = Client::join(
             local_signaling(&room),
-            options(&format!("s{s}"), "en", "en", None),
+            client_options(&format!("s{s}"), "en", "en", None),
         )
         .await?;
         let received = received.clone();
@@ -325,7 +294,7 @@ async fn forwarding(
     }
     let mut senders = Vec::new();
     for p in 0..publishers {
-        let mut o = options(&format!("p{p}"), "en", "en", None);
+        let mut o = client_options(&format!("p{p}"), "en", "en", None);
         o.video = true;
         let (client, _) = Client::join(local_signaling(&room), o).await?;
         client.published(Duration::from_secs(10)).await?;

@@ -13,3 +13,62 @@
 //! `dragoman serve`.
 
 pub use dragoman_server::engines::engines;
+
+use dragoman_rtc::client::ClientOptions;
+use dragoman_rtc::protocol::Languages;
+
+/// A headless client's options: join with `token`, speaking `spoken`, reading captions in
+/// `read` and, with `hear`, hearing translated speech in that language.
+pub fn client_options(token: &str, spoken: &str, read: &str, hear: Option<&str>) -> ClientOptions {
+    let mut o = ClientOptions::default();
+    o.token = token.into();
+    o.languages = Languages {
+        spoken: Some(spoken.into()),
+        captions: Some(read.into()),
+        audio: hear.map(Into::into),
+    };
+    o
+}
+
+/// What the benchmark examples measure of their own process.
+pub mod measure {
+    /// CPU seconds this process has used (user + system), from `/proc/self/stat`.
+    pub fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, r)| r)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 (1-based) of the whole line: 11 and 12 here.
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Resident memory of this process now and at its peak (`VmRSS`, `VmHWM`), in MB.
+    pub fn memory_mb() -> (f64, f64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or(f64::NAN, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// The `p`-quantile (0..=1, nearest rank) of `values` (sorted in place); NaN when empty.
+    pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+        values.sort_by(f64::total_cmp);
+        let i = ((values.len() as f64 - 1.0) * p).round() as usize;
+        values.get(i).copied().unwrap_or(f64::NAN)
+    }
+}

@@ -24,26 +24,13 @@ use candle_core::Device;
 use dragoman_core::decode::load_audio;
 use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
 use dragoman_core::{AudioChunk, Lang, ModelSource, SampleRate, StreamTime};
-use dragoman_stt::eval::{normalize_english, percentile, retractions, word_errors};
+use dragoman_stt::eval::{normalize_english, percentile, retractions, trim_silence, word_errors};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::transcribe::file_vad_options;
 use dragoman_stt::whisper::{DecodeOptions, EncoderWindow, Precision, WhisperModel};
 
 const RATE: usize = 16_000;
-
-/// `samples` without the silence before and after the speech (blocks of 10 ms under -40 dBFS),
-/// keeping 50 ms on each side.
-fn trim(samples: &[f32]) -> &[f32] {
-    let block = RATE / 100;
-    let loud = |c: &[f32]| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4;
-    let blocks: Vec<bool> = samples.chunks(block).map(loud).collect();
-    let first = blocks.iter().position(|&l| l).unwrap_or(0);
-    let last = blocks.iter().rposition(|&l| l).map_or(0, |i| i + 1);
-    let from = (first * block).saturating_sub(block * 5);
-    let to = (last * block + block * 5).min(samples.len());
-    &samples[from..to.max(from)]
-}
 
 struct Run {
     label: String,
@@ -145,7 +132,10 @@ fn main() {
         .map(|f| {
             let audio = load_audio(f, SampleRate::HZ_16000).unwrap().samples;
             let text = std::fs::read_to_string(f.replace(".wav", ".txt")).unwrap();
-            (trim(&audio).to_vec(), normalize_english(&text))
+            (
+                trim_silence(&audio, RATE as u32).to_vec(),
+                normalize_english(&text),
+            )
         })
         .collect();
 

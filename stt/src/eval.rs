@@ -115,6 +115,30 @@ pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize 
     count
 }
 
+/// `samples` (at `rate` Hz) without the silence before and after the speech: 10 ms blocks
+/// under -40 dBFS, keeping 50 ms on each side. Benchmarks and tests play trimmed recordings back
+/// to back to make continuous speech.
+pub fn trim_silence(samples: &[f32], rate: u32) -> &[f32] {
+    let block = (rate / 100).max(1) as usize;
+    let loud = |c: &[f32]| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4;
+    let blocks: Vec<bool> = samples.chunks(block).map(loud).collect();
+    let first = blocks
+        .iter()
+        .position(|&l| l)
+        .unwrap_or(0)
+        .saturating_sub(5);
+    let last = blocks
+        .iter()
+        .rposition(|&l| l)
+        .map_or(0, |i| i + 6)
+        .min(blocks.len());
+    let (from, to) = (
+        (first * block).min(samples.len()),
+        (last * block).min(samples.len()),
+    );
+    &samples[from..to.max(from)]
+}
+
 /// The `p`-quantile (0..=1, nearest rank) of `values`; NaN when empty.
 pub fn percentile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();
@@ -167,6 +191,12 @@ mod tests {
         let bad = [partial("he was", 2), partial("she was", 3), fin("he was")];
         assert_eq!(retractions(&bad), 2);
         assert_eq!(percentile(&[3.0, 1.0, 2.0], 0.5), 2.0);
+        // 100 ms of silence, 100 ms of tone, 300 ms of silence at 1 kHz: 50 ms kept each side.
+        let mut audio = vec![0.0f32; 100];
+        audio.extend(vec![0.5f32; 100]);
+        audio.extend(vec![0.0f32; 300]);
+        assert_eq!(trim_silence(&audio, 1_000).len(), 200);
+        assert!(trim_silence(&[0.0; 50], 1_000).is_empty());
         assert!(percentile(&[], 0.5).is_nan());
     }
 

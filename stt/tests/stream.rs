@@ -10,13 +10,34 @@ mod common;
 
 use candle_core::Device;
 use dragoman_core::decode::load_audio;
-use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions};
+use dragoman_core::engine::{SpeechToText, SttEvent, SttOptions, SttSession};
 use dragoman_core::resample::resample;
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
-use dragoman_stt::eval::{normalize_english, percentile, retractions, word_errors};
+use dragoman_stt::eval::{normalize_english, percentile, retractions, trim_silence, word_errors};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
 use dragoman_stt::whisper::WhisperModel;
+
+/// Plays `audio` into `session` in 20 ms chunks, as a call delivers it, and returns each event
+/// with the media time (seconds) at which it came out.
+fn play(mut session: Box<dyn SttSession>, audio: &[f32], rate: SampleRate) -> Vec<(f64, SttEvent)> {
+    let mut t = StreamTime::zero(rate);
+    let mut events = Vec::new();
+    for piece in audio.chunks(rate.samples_in(std::time::Duration::from_millis(20)) as usize) {
+        session
+            .push_audio(&AudioChunk::new(t, piece.to_vec()))
+            .unwrap();
+        t = t.advanced(piece.len() as u64);
+        while let Some(e) = session.poll_event() {
+            events.push((t.as_secs_f64(), e));
+        }
+    }
+    session.finish().unwrap();
+    while let Some(e) = session.poll_event() {
+        events.push((t.as_secs_f64(), e));
+    }
+    events
+}
 
 #[test]
 fn captions_are_stable_accurate_and_prompt() {
@@ -45,23 +66,8 @@ fn captions_are_stable_accurate_and_prompt() {
 
     let mut options = SttOptions::default();
     options.language = Some(Lang::EN);
-    let mut session = engine.new_session(&options).unwrap();
-    let mut t = StreamTime::zero(SampleRate::HZ_48000);
-    // (media time when the event came out, event)
-    let mut events: Vec<(f64, SttEvent)> = Vec::new();
-    for piece in at48.chunks(960) {
-        session
-            .push_audio(&AudioChunk::new(t, piece.to_vec()))
-            .unwrap();
-        t = t.advanced(piece.len() as u64);
-        while let Some(e) = session.poll_event() {
-            events.push((t.as_secs_f64(), e));
-        }
-    }
-    session.finish().unwrap();
-    while let Some(e) = session.poll_event() {
-        events.push((t.as_secs_f64(), e));
-    }
+    let session = engine.new_session(&options).unwrap();
+    let events = play(session, &at48, SampleRate::HZ_48000);
 
     let finals: Vec<(f64, String, f64, f64)> = events
         .iter()
@@ -158,20 +164,12 @@ fn continuous_speech_is_finalised_sentence_by_sentence() {
     let vad = SileroVad::load_cpu(&common::model("silero-vad")).unwrap();
     let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
     let dir = common::librivox();
-    let (mut audio, mut references, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut audio, mut references) = (Vec::new(), Vec::new());
     for clip in common::LIBRIVOX {
         let speech = load_audio(dir.join(format!("{clip}.wav")), SampleRate::HZ_16000)
             .unwrap()
             .samples;
-        // Trim the recording's own silence (10 ms blocks under -40 dBFS) but for 50 ms.
-        let loud: Vec<bool> = speech
-            .chunks(160)
-            .map(|c| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32 > 1e-4)
-            .collect();
-        let first = loud.iter().position(|&l| l).unwrap_or(0).saturating_sub(5);
-        let last = (loud.iter().rposition(|&l| l).unwrap_or(0) + 6).min(loud.len());
-        audio.extend_from_slice(&speech[first * 160..(last * 160).min(speech.len())]);
-        ends.push(audio.len() as f64 / 16_000.0);
+        audio.extend_from_slice(trim_silence(&speech, 16_000));
         references.push(std::fs::read_to_string(dir.join(format!("{clip}.txt"))).unwrap());
     }
     let seconds = audio.len() as f64 / 16_000.0;
@@ -179,22 +177,8 @@ fn continuous_speech_is_finalised_sentence_by_sentence() {
 
     let mut options = SttOptions::default();
     options.language = Some(Lang::EN);
-    let mut session = engine.new_session(&options).unwrap();
-    let mut events: Vec<(f64, SttEvent)> = Vec::new();
-    let mut t = StreamTime::zero(SampleRate::HZ_16000);
-    for piece in audio.chunks(320) {
-        session
-            .push_audio(&AudioChunk::new(t, piece.to_vec()))
-            .unwrap();
-        t = t.advanced(piece.len() as u64);
-        while let Some(e) = session.poll_event() {
-            events.push((t.as_secs_f64(), e));
-        }
-    }
-    session.finish().unwrap();
-    while let Some(e) = session.poll_event() {
-        events.push((t.as_secs_f64(), e));
-    }
+    let session = engine.new_session(&options).unwrap();
+    let events = play(session, &audio, SampleRate::HZ_16000);
     let finals: Vec<(f64, &str)> = events
         .iter()
         .filter_map(|(at, e)| match e {
