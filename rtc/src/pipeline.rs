@@ -11,8 +11,14 @@
 //!      text-to-speech session per speech language -> 48 kHz Opus packets
 //! ```
 //!
-//! Only the audio queue drops (the oldest packets, counted): text is small and every caption
-//! matters. Media time is the speaker's: the samples decoded so far, concealed losses included.
+//! Each stage takes everything queued for it at once, so a stage that fell behind catches up
+//! instead of doing stale work: the stt thread pushes all waiting audio as one chunk (one
+//! decode for all of it: computation-aware streaming), the translate thread translates every
+//! waiting final but only the newest waiting partial, and the speak thread sends each
+//! sentence's audio as soon as it is made. Only the audio queue drops (the oldest packets, when
+//! one step takes longer than the queue holds), and it says so: [`PipelineEvent::AudioShed`]
+//! reaches the speaker. Text is small and every final matters. Media time is the speaker's:
+//! the samples decoded so far, concealed losses included.
 //! When packets stop (the speaker muted or went quiet without DTX), silence is fed in after
 //! [`PipelineOptions::idle_flush`] so the utterance in progress becomes final.
 
