@@ -386,10 +386,9 @@ impl WhisperStream {
         Ok(())
     }
 
-    /// The middle of the quietest 20 ms within `search` (before, after) of `at` (and after
-    /// `floor`):
-    /// Whisper's timestamps are 20 ms steps of a model's guess, the pause between two words is
-    /// where a cut loses nothing.
+    /// The middle of the quietest 20 ms within `search` (before, after) of `at`, and after
+    /// `floor`. Whisper's timestamps are 20 ms steps of a model's guess; the pause between two
+    /// words is where a cut loses nothing.
     fn quietest_near(&self, at: u64, floor: u64, search: (u64, u64)) -> u64 {
         const FRAME: u64 = 320;
         let from = at.saturating_sub(search.0).max(floor + FRAME);
