@@ -10,7 +10,8 @@
 //! worst backlog, finals per sentence, media time from each sentence's end to the final that
 //! covers it (p50/p95), and retractions of committed text (must be 0).
 //!
-//! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text)
+//! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
+//! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at.
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
