@@ -1,10 +1,12 @@
 """Times llama.cpp (llama-cpp-python) on the prompts `bench_llm run` wrote (scripts/bench_llm.sh
 runs it): each prompt's exact token ids, then greedy decoding of as many tokens as dragoman
-generated for it, one sentence at a time, 2 threads. Prints JSON.
+generated for it, one sentence at a time, 2 threads. Prints JSON: timings, peak memory and the
+greedy tokens (to compare answers).
 
 Usage: python3 llama_cpp_llm_run.py GGUF INPUTS.json
 """
 import json
+import resource
 import sys
 import time
 
@@ -30,14 +32,14 @@ def run(ids, new_tokens):
 
 
 run(inputs[0]["ids"], 8)  # warm-up
-ms, prefill, tokens = [], [], 0
+ms, prefill, tokens, outputs = [], [], 0, []
 for item in inputs:
     llm.reset()
     t = time.perf_counter()
     llm.eval(item["ids"])
     prefill.append((time.perf_counter() - t) * 1e3)
     t = time.perf_counter()
-    run(item["ids"], item["new_tokens"])
+    outputs.append(run(item["ids"], item["new_tokens"])[: item["new_tokens"]])
     ms.append((time.perf_counter() - t) * 1e3)
     tokens += len(item["ids"]) + item["new_tokens"]
 s = sorted(ms)
@@ -47,4 +49,6 @@ json.dump({
     "per_s": 1e3 * len(ms) / sum(ms),
     "tokens_per_s": 1e3 * tokens / sum(ms),
     "prefill_ms": sum(prefill) / len(prefill),
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "outputs": outputs,
 }, sys.stdout)

@@ -5,7 +5,8 @@
 //! (5-25 words) English -> Spanish with dragoman, greedy, one sentence at a time, and writes
 //! `OUT/inputs.json` (each prompt's token ids and how many tokens dragoman generated, so
 //! llama.cpp decodes exactly as many) and `OUT/dragoman.json` (milliseconds per sentence).
-//! `bench_llm report OUT` prints both engines' figures and the ratios.
+//! `bench_llm report OUT` prints both engines' figures, the ratios, and how many greedy answers
+//! are the same token for token.
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
@@ -41,6 +42,16 @@ fn summary(ms: &[f64], tokens: usize) -> Value {
     })
 }
 
+/// The process's peak resident memory, in MB (Linux; 0 elsewhere).
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn run(dir: &Path, gguf: &str, sentences: &Path, out: &Path) {
     let model = LlmTranslator::load(&ModelSource::dir(dir), gguf, "bench", &Device::Cpu).unwrap();
     let text = std::fs::read_to_string(sentences).unwrap();
@@ -62,13 +73,14 @@ fn run(dir: &Path, gguf: &str, sentences: &Path, out: &Path) {
         model.logits(ids).unwrap();
         prefill.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
-        let generated = model.complete(ids, max_new).unwrap().len();
+        let output = model.complete(ids, max_new).unwrap();
         ms.push(t.elapsed().as_secs_f64() * 1e3);
-        tokens += ids.len() + generated;
-        inputs.push(json!({"ids": ids, "new_tokens": generated}));
+        tokens += ids.len() + output.len();
+        inputs.push(json!({"ids": ids, "new_tokens": output.len(), "output": output}));
     }
     let mut figures = summary(&ms, tokens);
     figures["prefill_ms"] = json!(prefill.iter().sum::<f64>() / prefill.len() as f64);
+    figures["peak_rss_mb"] = json!(peak_rss_mb());
     std::fs::create_dir_all(out).unwrap();
     std::fs::write(out.join("inputs.json"), json!(inputs).to_string()).unwrap();
     std::fs::write(out.join("dragoman.json"), figures.to_string()).unwrap();
@@ -102,19 +114,48 @@ fn report(out: &Path) {
         mean("new_tokens")
     );
     println!(
-        "| engine | p50 ms | p95 ms | sentences/s | tokens/s (prompt+output) | mean prompt ms |"
+        "| engine | p50 ms | p95 ms | sentences/s | tokens/s (prompt+output) | mean prompt ms | \
+         peak RSS MB |"
     );
-    println!("|---|---|---|---|---|---|");
-    for (name, v) in [("dragoman (candle)", &ours), ("llama.cpp", &theirs)] {
+    println!("|---|---|---|---|---|---|---|");
+    for (name, v) in [("dragoman", &ours), ("llama.cpp", &theirs)] {
         println!(
-            "| {name} | {:.1} | {:.1} | {:.2} | {:.0} | {:.1} |",
+            "| {name} | {:.1} | {:.1} | {:.2} | {:.0} | {:.1} | {:.0} |",
             v["p50_ms"].as_f64().unwrap(),
             v["p95_ms"].as_f64().unwrap(),
             v["per_s"].as_f64().unwrap(),
             v["tokens_per_s"].as_f64().unwrap(),
-            v["prefill_ms"].as_f64().unwrap()
+            v["prefill_ms"].as_f64().unwrap(),
+            v["peak_rss_mb"].as_f64().unwrap_or(0.0)
         );
     }
+    // Same greedy answer as llama.cpp: both run the same quantized weights, so answers part
+    // only where two candidates are within rounding of each other.
+    let theirs_out = theirs["outputs"].as_array().unwrap();
+    let (mut same, mut prefix, mut total) = (0, 0, 0);
+    for (input, t) in inputs.iter().zip(theirs_out) {
+        let ours: Vec<u64> = input["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let t: Vec<u64> = t
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let common = ours.iter().zip(&t).take_while(|(a, b)| a == b).count();
+        same += usize::from(common == ours.len());
+        prefix += common;
+        total += ours.len();
+    }
+    println!(
+        "greedy answers identical to llama.cpp's: {same} of {} sentences; {prefix} of {total} \
+         output tokens before the first difference",
+        inputs.len()
+    );
     let ratio = |key: &str| ours[key].as_f64().unwrap() / theirs[key].as_f64().unwrap();
     println!(
         "ratio dragoman / llama.cpp: p50 time {:.2}, p95 time {:.2} (goal <= 1.0)",

@@ -1,27 +1,31 @@
-//! Translation by a quantized decoder-only LLM in a GGUF file (Gemma 3, Llama 2/3, Mistral,
-//! Qwen2/2.5, Qwen3), through candle-transformers' quantized models, with the vocabulary the
-//! file carries ([`crate::gguf_vocab`]): any such instruct GGUF a user has can translate.
+//! Translation by a quantized decoder-only LLM in a GGUF file (Gemma 3, Qwen2/2.5, Qwen3,
+//! Llama 2/3, Mistral), run by [`decoder`] with the vocabulary the file carries
+//! ([`crate::gguf_vocab`]): any such instruct GGUF a user has can translate.
 //!
 //! The prompt depends on the model: a GGUF that carries a chat template (an instruct model) is
 //! asked in its chat format (Gemma turns, ChatML, Llama 3 headers or `[INST]`, told apart by the
 //! control tokens in its vocabulary); a base model gets a completion prompt (a one-line example,
 //! then `English: ... / Vietnamese:`) and is stopped at the end of the line. Greedy decoding, with
-//! the length and repetition guards of the engine.
+//! the length and repetition guards of the engine. Each language pair's last prompt stays
+//! computed: the next one runs only from where their tokens differ.
 
-use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
-use candle_core::{Device, Tensor};
-use candle_transformers::models::{
-    quantized_gemma3, quantized_llama, quantized_qwen2, quantized_qwen3,
-};
+use candle_core::Device;
+use candle_core::quantized::gguf_file;
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
 use crate::gguf_vocab::metadata;
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
+
+mod decoder;
+
+use decoder::{Cache, Decoder, Family};
 
 /// Longest source sentence, in tokens, put into one prompt.
 const MAX_SOURCE_TOKENS: usize = 256;
@@ -45,77 +49,39 @@ fn label(lang: Lang) -> String {
     }
 }
 
-/// The model weights, by architecture.
-#[derive(Clone)]
-enum Weights {
-    Gemma3(quantized_gemma3::ModelWeights),
-    Llama(quantized_llama::ModelWeights),
-    Qwen3(quantized_qwen3::ModelWeights),
-    /// candle-transformers' Qwen2 weights cannot be cloned: one copy, locked per answer.
-    Qwen2(Arc<Mutex<quantized_qwen2::ModelWeights>>),
-}
-
-impl std::fmt::Debug for Weights {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Gemma3(_) => "Gemma3",
-            Self::Llama(_) => "Llama",
-            Self::Qwen3(_) => "Qwen3",
-            Self::Qwen2(_) => "Qwen2",
-        })
-    }
-}
-
-/// Logits after the last of `tokens`, which start at position `start`, from a model's forward
-/// function.
-fn logits(
-    forward: impl FnOnce(&Tensor, usize) -> candle_core::Result<Tensor>,
-    tokens: &[u32],
-    start: usize,
-    device: &Device,
-) -> Result<Vec<f32>> {
-    let input = Tensor::new(tokens, device)
-        .and_then(|t| t.unsqueeze(0))
-        .map_err(model_error)?;
-    forward(&input, start)
-        .and_then(|l| l.squeeze(0))
-        .and_then(|l| l.to_dtype(candle_core::DType::F32))
-        .and_then(|l| l.to_vec1::<f32>())
-        .map_err(model_error)
-}
-
-/// A forward function over caches of its own: `(tokens, start) -> logits after the last`.
-type Step<'a> = dyn FnMut(&[u32], usize) -> Result<Vec<f32>> + 'a;
-
-impl Weights {
-    /// Runs `f` with empty key/value caches of its own: on a clone of the weights (the
-    /// quantized tensors are shared, the caches are not), or for Qwen2 on the one copy, locked
-    /// and reset.
-    fn session<R>(&self, device: &Device, f: impl FnOnce(&mut Step<'_>) -> R) -> R {
-        match self {
-            Self::Gemma3(m) => {
-                let mut m = m.clone();
-                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
-            }
-            Self::Llama(m) => {
-                let mut m = m.clone();
-                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
-            }
-            Self::Qwen3(m) => {
-                let mut m = m.clone();
-                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
-            }
-            Self::Qwen2(m) => {
-                let mut m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                m.clear_kv_cache();
-                f(&mut |t, s| logits(|x, i| m.forward(x, i), t, s, device))
-            }
-        }
-    }
-}
-
 fn model_error(e: candle_core::Error) -> Error {
     Error::Model(e.to_string())
+}
+
+/// A prompt already run: its tokens and the keys and values they left.
+#[derive(Debug)]
+struct Prefilled {
+    tokens: Vec<u32>,
+    cache: Cache,
+}
+
+/// The last prompt run for each language pair. Prompts of a pair share their instructions
+/// (and successive revisions of a caption share their first words too), so a new prompt
+/// starts from the longest token prefix it has in common with the last one, as llama.cpp's
+/// prompt cache does. Taken only to clone or replace an entry, never while the model runs.
+#[derive(Debug, Default)]
+struct PromptCache(Mutex<HashMap<(Lang, Lang), Arc<Prefilled>>>);
+
+impl PromptCache {
+    fn get(&self, pair: (Lang, Lang)) -> Option<Arc<Prefilled>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&pair)
+            .cloned()
+    }
+
+    fn put(&self, pair: (Lang, Lang), prefilled: Prefilled) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pair, Arc::new(prefilled));
+    }
 }
 
 /// How the model is asked.
@@ -153,79 +119,61 @@ impl Prompt {
 /// Tokens that end a chat answer besides end of sequence.
 const END_OF_TURN: [&str; 3] = ["<end_of_turn>", "<|im_end|>", "<|eot_id|>"];
 
-/// A GGUF language model prompted to translate.
+/// A GGUF language model prompted to translate. Clones share the weights and the prompt
+/// cache.
 #[derive(Debug, Clone)]
 pub struct LlmTranslator {
     id: String,
-    weights: Weights,
+    decoder: Arc<Decoder>,
     tokenizer: tokenizers::Tokenizer,
     bos: Option<u32>,
     /// Tokens that end the answer: end of sequence and end of turn. (A completion prompt's
     /// answer also ends at any token holding a newline.)
     stops: Vec<u32>,
     prompt: Prompt,
-    device: Device,
-}
-
-/// Quantized types candle multiplies without vector instructions (it has no AVX2 kernel for
-/// them): their matrices are re-quantized to Q8_0 at load. Q4_K_M files store matrices whose
-/// rows do not fit Q4_K's 256-wide blocks as Q5_0 — 81 of Gemma 3 270M's, 640 wide — and left
-/// so they took three quarters of its translation time. Q8_0 is the more precise of the two
-/// (the error added is under a tenth of Q5_0's own step) and 1.5x its size.
-const SLOW_TYPES: [GgmlDType; 3] = [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1];
-
-/// The GGUF file rewritten with its [`SLOW_TYPES`] tensors as Q8_0, or `None` when it has none.
-fn requantize_slow_types(
-    content: &gguf_file::Content,
-    reader: &mut Cursor<&[u8]>,
-) -> candle_core::Result<Option<Vec<u8>>> {
-    if !content
-        .tensor_infos
-        .values()
-        .any(|t| SLOW_TYPES.contains(&t.ggml_dtype))
-    {
-        return Ok(None);
-    }
-    let cpu = Device::Cpu;
-    let mut tensors = Vec::with_capacity(content.tensor_infos.len());
-    for (name, info) in &content.tensor_infos {
-        let tensor = content.tensor(reader, name, &cpu)?;
-        let tensor = if SLOW_TYPES.contains(&info.ggml_dtype) {
-            QTensor::quantize(&tensor.dequantize(&cpu)?, GgmlDType::Q8_0)?
-        } else {
-            tensor
-        };
-        tensors.push((name.as_str(), tensor));
-    }
-    let metadata: Vec<(&str, &gguf_file::Value)> = content
-        .metadata
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .collect();
-    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (*n, t)).collect();
-    let mut out = Cursor::new(Vec::new());
-    gguf_file::write(&mut out, &metadata, &tensors)?;
-    Ok(Some(out.into_inner()))
+    prompts: Arc<PromptCache>,
 }
 
 impl LlmTranslator {
-    /// Loads GGUF file `file` of `source`.
+    /// Loads GGUF file `file` of `source` (read from disk where it is on disk, so the file is
+    /// never held in memory beside its tensors).
     pub fn load(source: &ModelSource, file: &str, id: &str, device: &Device) -> Result<Self> {
+        match source.path(file) {
+            Some(path) => {
+                let opened =
+                    File::open(&path).map_err(|e| source.file_error(file, id, e.to_string()))?;
+                Self::read(&mut BufReader::new(opened), source, file, id, device)
+            }
+            None => {
+                let bytes = source.read(file)?;
+                Self::read(&mut Cursor::new(&*bytes), source, file, id, device)
+            }
+        }
+    }
+
+    fn read<R: Read + Seek>(
+        reader: &mut R,
+        source: &ModelSource,
+        file: &str,
+        id: &str,
+        device: &Device,
+    ) -> Result<Self> {
         let file_error = |reason: String| source.file_error(file, id, reason);
         let candle_error = |e: candle_core::Error| file_error(e.to_string());
-        let original = source.read(file)?;
-        let mut reader = Cursor::new(&*original);
-        let mut content = gguf_file::Content::read(&mut reader).map_err(candle_error)?;
-        let requantized = requantize_slow_types(&content, &mut reader).map_err(candle_error)?;
-        let mut reader = Cursor::new(requantized.as_deref().unwrap_or(&original));
-        if requantized.is_some() {
-            content = gguf_file::Content::read(&mut reader).map_err(candle_error)?;
-        }
+        let content = gguf_file::Content::read(reader).map_err(candle_error)?;
         let tokenizer = crate::gguf_vocab::tokenizer(&content).map_err(file_error)?;
         let architecture = metadata(&content, "general.architecture")
             .and_then(|v| v.to_string().ok())
             .cloned()
             .unwrap_or_default();
+        let family = Family::from_architecture(&architecture).ok_or_else(|| {
+            file_error(format!(
+                "GGUF architecture {architecture:?} is not supported ({} are)",
+                Family::SUPPORTED
+            ))
+        })?;
+        let decoder =
+            Decoder::load(family, &architecture, &content, reader, device).map_err(candle_error)?;
         let chat = metadata(&content, "tokenizer.chat_template").is_some();
         let id_of = |key: &str| metadata(&content, key).and_then(|v| v.to_u32().ok());
         let bos = id_of("tokenizer.ggml.bos_token_id").filter(|_| {
@@ -234,30 +182,6 @@ impl LlmTranslator {
                 .unwrap_or(true)
         });
         let eos = id_of("tokenizer.ggml.eos_token_id");
-        let weights = match architecture.as_str() {
-            "gemma3" | "gemma2" | "gemma" => Weights::Gemma3(
-                quantized_gemma3::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(candle_error)?,
-            ),
-            "llama" | "mistral" => Weights::Llama(
-                quantized_llama::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(candle_error)?,
-            ),
-            "qwen2" => Weights::Qwen2(Arc::new(Mutex::new(
-                quantized_qwen2::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(candle_error)?,
-            ))),
-            "qwen3" => Weights::Qwen3(
-                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, device)
-                    .map_err(candle_error)?,
-            ),
-            other => {
-                return Err(file_error(format!(
-                    "GGUF architecture {other:?} is not supported (gemma, gemma2, gemma3, \
-                     llama, mistral, qwen2, qwen3 are)"
-                )));
-            }
-        };
         let prompt = if chat {
             Prompt::chat(&tokenizer)
         } else {
@@ -269,12 +193,12 @@ impl LlmTranslator {
             .collect();
         Ok(Self {
             id: id.to_string(),
-            weights,
+            decoder: Arc::new(decoder),
             tokenizer,
             bos,
             stops,
             prompt,
-            device: device.clone(),
+            prompts: Arc::default(),
         })
     }
 
@@ -290,8 +214,9 @@ impl LlmTranslator {
 
     /// The model's next-token logits after `tokens`, in a fresh context (no BOS is added).
     pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
-        self.weights
-            .session(&self.device, |forward| forward(tokens, 0))
+        self.decoder
+            .forward(tokens, &mut self.decoder.new_cache())
+            .map_err(model_error)
     }
 
     /// The prompt asking for `text` in `to`.
@@ -358,23 +283,73 @@ impl LlmTranslator {
     /// Greedy continuation of `prompt`, stopped at a stop token, a repetition loop or
     /// `max_new` tokens.
     pub fn complete(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
-        self.weights.session(&self.device, |forward| {
-            let mut logits = forward(prompt, 0)?;
-            let mut out: Vec<u32> = Vec::new();
-            for _ in 0..max_new {
-                let token = argmax(&logits);
-                if self.stops.contains(&token) || self.ends_line(token) {
-                    break;
-                }
-                out.push(token);
-                let tail = &out[out.len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
-                if trim_repetition(tail).len() < tail.len() {
-                    break;
-                }
-                logits = forward(&[token], prompt.len() + out.len() - 1)?;
+        self.complete_from(prompt, max_new, None)
+            .map(|(out, _)| out)
+    }
+
+    /// [`Self::complete`] starting from the longest prefix of `prompt` that `prefilled` holds;
+    /// also returns the cache after the prompt, for the next call.
+    fn complete_from(
+        &self,
+        prompt: &[u32],
+        max_new: usize,
+        prefilled: Option<&Prefilled>,
+    ) -> Result<(Vec<u32>, Prefilled)> {
+        let mut cache = self.decoder.new_cache();
+        if let Some(p) = prefilled {
+            // At least the prompt's last token runs again: its logits start the answer.
+            let shared = p
+                .tokens
+                .iter()
+                .zip(prompt)
+                .take_while(|(a, b)| a == b)
+                .count()
+                .min(prompt.len().saturating_sub(1))
+                .min(p.cache.len());
+            if shared > 0 {
+                cache = p.cache.clone();
+                cache.truncate(shared).map_err(model_error)?;
             }
-            Ok(trim_repetition(&out))
-        })
+        }
+        let mut logits = self
+            .decoder
+            .forward(&prompt[cache.len()..], &mut cache)
+            .map_err(model_error)?;
+        let after_prompt = Prefilled {
+            tokens: prompt.to_vec(),
+            cache: cache.clone(),
+        };
+        let mut out: Vec<u32> = Vec::new();
+        for _ in 0..max_new {
+            let token = argmax(&logits);
+            if self.stops.contains(&token) || self.ends_line(token) {
+                break;
+            }
+            out.push(token);
+            let tail = &out[out.len().saturating_sub(3 * MAX_REPEATED_PHRASE)..];
+            if trim_repetition(tail).len() < tail.len() {
+                break;
+            }
+            logits = self
+                .decoder
+                .forward(&[token], &mut cache)
+                .map_err(model_error)?;
+        }
+        Ok((trim_repetition(&out), after_prompt))
+    }
+
+    /// The translation of one sentence, starting from the pair's last prompt.
+    fn translate_one(&self, sentence: &str, from: Lang, to: Lang) -> Result<String> {
+        let ids = self.prompt_ids(sentence, from, to)?;
+        let source_tokens = self.tokenize(sentence)?.len();
+        let last = self.prompts.get((from, to));
+        let (out, prefilled) = self.complete_from(&ids, 3 * source_tokens + 16, last.as_deref())?;
+        self.prompts.put((from, to), prefilled);
+        let text = self
+            .tokenizer
+            .decode(&out, true)
+            .map_err(|e| Error::Model(format!("detokenizing: {e}")))?;
+        Ok(text.trim().to_string())
     }
 }
 
@@ -402,16 +377,7 @@ impl SentenceTranslator for LlmTranslator {
     fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
         sentences
             .iter()
-            .map(|sentence| {
-                let ids = self.prompt_ids(sentence, from, to)?;
-                let source_tokens = self.tokenize(sentence)?.len();
-                let out = self.complete(&ids, 3 * source_tokens + 16)?;
-                let text = self
-                    .tokenizer
-                    .decode(&out, true)
-                    .map_err(|e| Error::Model(format!("detokenizing: {e}")))?;
-                Ok(text.trim().to_string())
-            })
+            .map(|sentence| self.translate_one(sentence, from, to))
             .collect()
     }
 }
