@@ -12,7 +12,8 @@
 //!   it describes the exchange. [`room::Connection`] takes them from any transport.
 //! - [`client`]: a headless participant on the same stack (bots, tests, benchmarks).
 //! - [`pipeline`]: one speaker's Opus packets to captions, translations and translated speech,
-//!   on worker threads; [`audience`]: who wants which languages from whom.
+//!   on worker threads; [`audience`]: who wants which languages from whom; [`compute`]: the
+//!   one gate all model work of the process passes, most urgent first.
 //! - [`codec`]: Opus decode and encode (pure Rust); [`queue`]: the bounded drop-oldest queue
 //!   of the media path; [`peer`]: peer connection setup.
 //!
@@ -35,6 +36,7 @@ pub use dragoman_core as core;
 pub mod audience;
 pub mod client;
 pub mod codec;
+pub mod compute;
 pub mod peer;
 pub mod pipeline;
 pub mod protocol;

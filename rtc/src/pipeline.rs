@@ -37,10 +37,12 @@ use dragoman_core::text::sentences;
 use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
+use crate::compute::{ComputeGate, Priority};
 use crate::queue::{DropOldestSender, drop_oldest};
 
 /// The engines a pipeline runs. Models are shared (`Arc`): one copy serves every room; each
-/// track gets its own sessions.
+/// track gets its own sessions. So is the gate their work passes ([`ComputeGate`]): make one
+/// per process.
 #[derive(Clone)]
 pub struct Engines {
     /// Speech-to-text.
@@ -49,6 +51,8 @@ pub struct Engines {
     pub translator: Arc<dyn Translator>,
     /// Text-to-speech.
     pub tts: Arc<dyn TextToSpeech>,
+    /// Admission of model work, shared by every pipeline of the process.
+    pub compute: Arc<ComputeGate>,
 }
 
 impl std::fmt::Debug for Engines {
@@ -225,7 +229,8 @@ impl TrackPipeline {
         let mut threads = Vec::with_capacity(3);
         {
             let sink = sink.clone();
-            let mut stage = SttStage::new(stt, options.clone(), sink, text_tx)?;
+            let mut stage =
+                SttStage::new(stt, engines.compute.clone(), options.clone(), sink, text_tx)?;
             threads.push(spawn(
                 "stt",
                 Box::new(move || stage.run(&packet_rx, &options)),
@@ -234,6 +239,7 @@ impl TrackPipeline {
         {
             let mut stage = TranslateStage {
                 translator: engines.translator.clone(),
+                compute: engines.compute.clone(),
                 targets: targets.clone(),
                 sessions: HashMap::new(),
                 refused: HashSet::new(),
@@ -245,6 +251,7 @@ impl TrackPipeline {
         {
             let mut stage = SpeakStage {
                 tts: engines.tts.clone(),
+                compute: engines.compute.clone(),
                 voices: HashMap::new(),
                 refused: HashSet::new(),
                 sink,
@@ -321,6 +328,7 @@ struct SttStage {
     pushed: VecDeque<(u64, Instant)>,
     /// Packets the audio queue had shed when last reported.
     shed_reported: u64,
+    compute: Arc<ComputeGate>,
 }
 
 /// The most queued packets pushed as one chunk (5 s of 20 ms packets): a pipeline further
@@ -337,6 +345,7 @@ const MAX_CONCEALED: u16 = 10;
 impl SttStage {
     fn new(
         session: Box<dyn dragoman_core::engine::SttSession>,
+        compute: Arc<ComputeGate>,
         options: PipelineOptions,
         sink: EventSink,
         text: Sender<SourceCaption>,
@@ -353,6 +362,7 @@ impl SttStage {
             spoken: options.spoken,
             pushed: VecDeque::with_capacity(PUSHES_KEPT),
             shed_reported: 0,
+            compute,
         })
     }
 
@@ -441,7 +451,10 @@ impl SttStage {
             self.pushed.pop_front();
         }
         self.pushed.push_back((self.position, Instant::now()));
-        self.session.push_audio(&AudioChunk::new(start, audio))?;
+        let chunk = AudioChunk::new(start, audio);
+        let session = &mut self.session;
+        self.compute
+            .run(Priority::Stream, || session.push_audio(&chunk))?;
         self.drain()
     }
 
@@ -538,6 +551,7 @@ fn opus_rate() -> SampleRate {
 /// Caption translation, one session per (spoken, caption) language pair.
 struct TranslateStage {
     translator: Arc<dyn Translator>,
+    compute: Arc<ComputeGate>,
     targets: Arc<Mutex<Targets>>,
     sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
     /// Pairs the translator refused (reported once).
@@ -614,7 +628,17 @@ impl TranslateStage {
             }
         };
         let started = Instant::now();
-        session.push_text(caption)?;
+        // A final is waited for; a partial runs only if the gate is free at once, else it is
+        // skipped (a newer revision or the final follows).
+        if caption.is_final {
+            self.compute
+                .run(Priority::Final, || session.push_text(caption))?;
+        } else if let Some(pushed) = self
+            .compute
+            .try_run(Priority::Partial, || session.push_text(caption))
+        {
+            pushed?;
+        }
         while let Some(event) = session.poll_event() {
             if event.is_final {
                 (self.sink)(PipelineEvent::Latency {
@@ -647,6 +671,7 @@ impl TranslateStage {
 /// Text-to-speech and Opus encoding, one voice session per language.
 struct SpeakStage {
     tts: Arc<dyn TextToSpeech>,
+    compute: Arc<ComputeGate>,
     voices: HashMap<Lang, Box<dyn TtsSession>>,
     refused: HashSet<Lang>,
     sink: EventSink,
@@ -696,10 +721,11 @@ impl SpeakStage {
         // two.)
         let pieces = sentences(text).into_iter().map(Some);
         for piece in pieces.chain([None]) {
-            match piece {
-                Some(sentence) => session.push_text(&format!("{sentence} "))?,
-                None => session.finish()?,
-            }
+            // Synthesis runs in the push.
+            self.compute.run(Priority::Speech, || match piece {
+                Some(sentence) => session.push_text(&format!("{sentence} ")),
+                None => session.finish(),
+            })?;
             while let Some(event) = session.poll_event() {
                 let TtsEvent::Audio(chunk) = event else {
                     continue;

@@ -9,6 +9,7 @@ use dragoman_core::engine::{SttOptions, TtsOptions};
 use dragoman_core::store::ModelStore;
 use dragoman_core::store::catalog::{CATALOG, Task};
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
+use dragoman_rtc::compute::ComputeGate;
 use dragoman_rtc::pipeline::Engines;
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
@@ -44,6 +45,7 @@ pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
         stt: Arc::new(WhisperStt::new(whisper, vad, StreamOptions::default())),
         translator: Arc::new(TranslationEngine::new(translators)),
         tts: Arc::new(SpeechEngine::with_pulled_voices(store, &device)?),
+        compute: Arc::new(ComputeGate::default()),
     })
 }
 

@@ -17,6 +17,7 @@ use dragoman_core::engine::{SpeechToText, TextToSpeech, Translator};
 use dragoman_core::store::{ModelStore, PullOptions};
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
 use dragoman_rtc::codec::{OpusDecoder, OpusEncoder};
+use dragoman_rtc::compute::ComputeGate;
 use dragoman_rtc::pipeline::{Engines, OpusPacket};
 use dragoman_stt::stream::{StreamOptions, WhisperStt};
 use dragoman_stt::vad::SileroVad;
@@ -82,6 +83,7 @@ pub(crate) fn engines() -> Engines {
                 stt,
                 translator,
                 tts,
+                compute: Arc::new(ComputeGate::default()),
             }
         })
         .clone()

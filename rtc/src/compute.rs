@@ -1,0 +1,206 @@
+//! One admission gate for the model work of a whole process.
+//!
+//! Every pipeline thread (speech-to-text, translation and speech of every track in every room)
+//! asks the gate before it runs a model, so at most [`ComputeGate::slots`] model jobs run at
+//! once, however many people speak, and when more wait, the most urgent goes first:
+//!
+//! 1. [`Priority::Final`]: translating a final caption (someone waits for it now, and it is
+//!    short);
+//! 2. [`Priority::Speech`]: synthesising a translated sentence;
+//! 3. [`Priority::Stream`]: speech-to-text decodes (the source of every caption; each takes
+//!    all the audio that arrived since the last one, so a late decode costs latency, not work);
+//! 4. [`Priority::Partial`]: translating a partial caption. Never waited for: it runs only when
+//!    a slot is free and nobody else waits ([`ComputeGate::try_run`]); otherwise it is skipped
+//!    (a newer revision of the caption, or its final, comes soon).
+//!
+//! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
+//! job (admission and release), never per media packet.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+
+/// How urgent a model job is; see the [module docs](self). Earlier variants go first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Translation of a final caption.
+    Final,
+    /// Text-to-speech of a translated sentence.
+    Speech,
+    /// A speech-to-text decode.
+    Stream,
+    /// Translation of a partial caption: only when nothing else waits.
+    Partial,
+}
+
+const LEVELS: usize = 4;
+
+#[derive(Debug, Default)]
+struct State {
+    running: usize,
+    waiting: [usize; LEVELS],
+    skipped: u64,
+}
+
+impl State {
+    /// Whether a job of `priority` may start now.
+    fn admits(&self, priority: Priority, slots: usize) -> bool {
+        self.running < slots && self.waiting[..priority as usize].iter().all(|&w| w == 0)
+    }
+}
+
+/// The process's admission gate for model work; share it (`Arc`) among every pipeline.
+#[derive(Debug)]
+pub struct ComputeGate {
+    slots: usize,
+    state: Mutex<State>,
+    released: Condvar,
+}
+
+impl Default for ComputeGate {
+    /// One slot per core.
+    fn default() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+    }
+}
+
+impl ComputeGate {
+    /// A gate letting `slots` model jobs run at once (at least one).
+    pub fn new(slots: usize) -> Self {
+        Self {
+            slots: slots.max(1),
+            state: Mutex::new(State::default()),
+            released: Condvar::new(),
+        }
+    }
+
+    /// How many model jobs may run at once.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Partial jobs skipped so far because the gate was busy.
+    pub fn skipped(&self) -> u64 {
+        self.lock().skipped
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `job` once a slot is free and no more urgent job waits.
+    pub fn run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> T {
+        let mut state = self.lock();
+        state.waiting[priority as usize] += 1;
+        while !state.admits(priority, self.slots) {
+            state = self
+                .released
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.waiting[priority as usize] -= 1;
+        state.running += 1;
+        drop(state);
+        let _slot = Slot(self);
+        job()
+    }
+
+    /// Runs `job` only if it can start at once (a slot is free and nothing waits); `None`
+    /// when it was skipped.
+    pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
+        let mut state = self.lock();
+        let free = state.admits(priority, self.slots) && state.waiting.iter().all(|&w| w == 0);
+        if !free {
+            state.skipped += 1;
+            return None;
+        }
+        state.running += 1;
+        drop(state);
+        let _slot = Slot(self);
+        Some(job())
+    }
+}
+
+/// A running job's slot, given back when the job ends (or unwinds).
+struct Slot<'a>(&'a ComputeGate);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.lock().running -= 1;
+        self.0.released.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn no_more_jobs_run_than_slots() {
+        let gate = Arc::new(ComputeGate::new(2));
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (gate, running, most) = (gate.clone(), running.clone(), most.clone());
+                std::thread::spawn(move || {
+                    gate.run(Priority::Stream, || {
+                        let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    });
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_most_urgent_waiting_job_goes_first_and_partials_are_skipped_while_busy() {
+        let gate = Arc::new(ComputeGate::new(1));
+        let (order_tx, order_rx) = mpsc::channel();
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        // Hold the one slot.
+        let holder = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.run(Priority::Stream, || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        // A partial is skipped while the slot is taken.
+        assert_eq!(gate.try_run(Priority::Partial, || ()), None);
+        assert_eq!(gate.skipped(), 1);
+        // A stream decode queues first, then a final translation.
+        let waiter = |priority: Priority| {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
+        };
+        let stream = waiter(Priority::Stream);
+        while gate.lock().waiting[Priority::Stream as usize] == 0 {
+            std::thread::yield_now();
+        }
+        let last = waiter(Priority::Final);
+        while gate.lock().waiting[Priority::Final as usize] == 0 {
+            std::thread::yield_now();
+        }
+        release_tx.send(()).unwrap();
+        for t in [holder, stream, last] {
+            t.join().unwrap();
+        }
+        let order: Vec<Priority> = order_rx.try_iter().collect();
+        assert_eq!(order, vec![Priority::Final, Priority::Stream]);
+        // Idle again: a partial runs.
+        assert_eq!(gate.try_run(Priority::Partial, || 7), Some(7));
+    }
+}
