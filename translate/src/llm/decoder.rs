@@ -561,7 +561,150 @@ impl Layer {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
+    use candle_core::quantized::gguf_file::Value;
+    use candle_transformers::models::{quantized_llama, quantized_qwen3};
+
     use super::*;
+
+    /// A random model of `architecture` as an F32 GGUF file: 2 layers, width 32, 4 query and
+    /// 2 key/value heads, a vocabulary of 96; with normalised queries and keys for Qwen3.
+    fn random_gguf(architecture: &str) -> Vec<u8> {
+        let (vocab, width, layers, heads, kv_heads, head_dim, ffn) = (96, 32, 2, 4, 2, 8, 48);
+        let cpu = Device::Cpu;
+        let tensor = |shape: &[usize], mean: f32| {
+            let t = Tensor::randn(mean, 0.3f32, shape, &cpu).unwrap();
+            QTensor::quantize(&t, GgmlDType::F32).unwrap()
+        };
+        let mut tensors = vec![
+            (
+                "token_embd.weight".to_string(),
+                tensor(&[vocab, width], 0.0),
+            ),
+            ("output.weight".to_string(), tensor(&[vocab, width], 0.0)),
+            ("output_norm.weight".to_string(), tensor(&[width], 1.0)),
+        ];
+        for i in 0..layers {
+            let mut add = |name: &str, shape: &[usize], mean: f32| {
+                tensors.push((format!("blk.{i}.{name}.weight"), tensor(shape, mean)));
+            };
+            add("attn_norm", &[width], 1.0);
+            add("attn_q", &[heads * head_dim, width], 0.0);
+            add("attn_k", &[kv_heads * head_dim, width], 0.0);
+            add("attn_v", &[kv_heads * head_dim, width], 0.0);
+            add("attn_output", &[width, heads * head_dim], 0.0);
+            add("ffn_norm", &[width], 1.0);
+            add("ffn_gate", &[ffn, width], 0.0);
+            add("ffn_up", &[ffn, width], 0.0);
+            add("ffn_down", &[width, ffn], 0.0);
+            if architecture == "qwen3" {
+                add("attn_q_norm", &[head_dim], 1.0);
+                add("attn_k_norm", &[head_dim], 1.0);
+            }
+        }
+        let key = |k: &str| format!("{architecture}.{k}");
+        let metadata = [
+            (
+                "general.architecture".to_string(),
+                Value::String(architecture.into()),
+            ),
+            ("general.dtype".to_string(), Value::U32(0)),
+            (key("block_count"), Value::U32(layers as u32)),
+            (key("context_length"), Value::U32(64)),
+            (key("embedding_length"), Value::U32(width as u32)),
+            (key("attention.head_count"), Value::U32(heads as u32)),
+            (key("attention.head_count_kv"), Value::U32(kv_heads as u32)),
+            (key("attention.key_length"), Value::U32(head_dim as u32)),
+            (key("rope.dimension_count"), Value::U32(head_dim as u32)),
+            (key("attention.layer_norm_rms_epsilon"), Value::F32(1e-6)),
+            (key("rope.freq_base"), Value::F32(10_000.0)),
+        ];
+        let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let mut out = Cursor::new(Vec::new());
+        gguf_file::write(&mut out, &metadata, &tensors).unwrap();
+        out.into_inner()
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    /// Our decoder and candle-transformers' implementation of the same family (which it
+    /// replaced) give the same logits on a random model: for a whole prompt, and step by
+    /// step through the cache (`theirs` runs each prefix afresh).
+    fn matches_candle(
+        architecture: &str,
+        family: Family,
+        theirs: impl Fn(&[u8], &[u32]) -> Vec<f32>,
+    ) {
+        let bytes = random_gguf(architecture);
+        let content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        let ours = Decoder::load(
+            family,
+            architecture,
+            &content,
+            &mut Cursor::new(&bytes),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let tokens = [1u32, 5, 9, 33, 60, 7, 95, 2];
+        let whole = ours.forward(&tokens, &mut ours.new_cache()).unwrap();
+        let want = theirs(&bytes, &tokens);
+        assert!(
+            max_diff(&whole, &want) < 1e-4,
+            "{architecture}: whole prompt"
+        );
+        let mut cache = ours.new_cache();
+        ours.forward(&tokens[..3], &mut cache).unwrap();
+        for (i, &t) in tokens.iter().enumerate().skip(3) {
+            let step = ours.forward(&[t], &mut cache).unwrap();
+            let want = theirs(&bytes, &tokens[..=i]);
+            assert!(max_diff(&step, &want) < 1e-4, "{architecture}: step {i}");
+        }
+    }
+
+    #[test]
+    fn llama_matches_candle_transformers() {
+        matches_candle("llama", Family::Llama, |bytes, tokens| {
+            let mut reader = Cursor::new(bytes);
+            let content = gguf_file::Content::read(&mut reader).unwrap();
+            let mut model =
+                quantized_llama::ModelWeights::from_gguf(content, &mut reader, &Device::Cpu)
+                    .unwrap();
+            let input = Tensor::new(tokens, &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            model
+                .forward(&input, 0)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        });
+    }
+
+    #[test]
+    fn qwen3_matches_candle_transformers() {
+        matches_candle("qwen3", Family::Qwen3, |bytes, tokens| {
+            let mut reader = Cursor::new(bytes);
+            let content = gguf_file::Content::read(&mut reader).unwrap();
+            let mut model =
+                quantized_qwen3::ModelWeights::from_gguf(content, &mut reader, &Device::Cpu)
+                    .unwrap();
+            let input = Tensor::new(tokens, &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let logits = model.forward(&input, 0).unwrap().flatten_all().unwrap();
+            let all: Vec<f32> = logits.to_vec1().unwrap();
+            all[all.len() - 96..].to_vec()
+        });
+    }
 
     /// Which keys each query sees under `mask`, one row per query.
     fn seen(start: usize, n: usize, first_key: usize, window: Option<usize>) -> Vec<Vec<bool>> {
