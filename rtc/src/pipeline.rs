@@ -15,7 +15,9 @@
 //! instead of doing stale work: the stt thread pushes all waiting audio as one chunk (one
 //! decode for all of it: computation-aware streaming), the translate thread translates every
 //! waiting final but only the newest waiting partial, and the speak thread sends each
-//! sentence's audio as soon as it is made. Only the audio queue drops (the oldest packets, when
+//! sentence's audio as soon as it is made. The threads of every pipeline run their models
+//! through the process's one [`ComputeGate`] (in [`Engines`]): at most one job per core, final
+//! translations first, a partial translated only when the gate is free at once. Only the audio queue drops (the oldest packets, when
 //! one step takes longer than the queue holds), and it says so: [`PipelineEvent::AudioShed`]
 //! reaches the speaker. Text is small and every final matters. Media time is the speaker's:
 //! the samples decoded so far, concealed losses included.

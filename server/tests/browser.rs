@@ -49,16 +49,14 @@ const LEAD_SECS: f32 = 4.0;
 const GAP_SECS: f32 = 1.5;
 /// Silence after the last clip, so its final caption comes.
 const TAIL_SECS: f32 = 3.0;
-/// Audio packets the server queues per speaker: 10 minutes of 20 ms packets, a few MB (see
-/// `start_server`).
-const AUDIO_QUEUE: usize = 30_000;
 /// The models `dragoman serve` loads (its defaults).
 const MODELS: [&str; 3] = ["whisper-base", "silero-vad", "gemma3-270m-q4km"];
 /// How long the server may take to pull (a no-op here), load and warm its models.
 const SERVER_START: Duration = Duration::from_secs(900);
-/// How long the whole browser script may take (its caption wait is 900 s by default: the
-/// debug server's speech-to-text falls minutes behind the speech, and by how much varies from
-/// run to run; 420 s was too short once in three runs).
+/// How long the whole browser script may take: a bound for a loaded machine, not an expected
+/// time (its caption wait is 900 s by default). The debug server keeps up with the speech at
+/// its default audio queue since model work passes the compute gate (about a minute here);
+/// before, it fell minutes behind.
 const CALL_LIMIT: Duration = Duration::from_secs(1500);
 /// The word error rate the English captions on page B must stay under.
 const MAX_WER: f64 = 0.35;
@@ -216,10 +214,6 @@ fn start_server(data_dir: &Path, log: &Path) -> (Server, String) {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("DRAGOMAN_HOME", &store)
-        // A debug build runs speech-to-text several times slower than real time, and the
-        // microphone goes on sending (silence) after the speech: queue 10 minutes of audio
-        // rather than drop the oldest.
-        .env("DRAGOMAN_AUDIO_QUEUE", AUDIO_QUEUE.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log_file))
         .spawn()
@@ -483,8 +477,8 @@ fn two_browsers_in_a_translated_call() {
     assert_eq!(
         audio_drops.unwrap_or(0.0),
         0.0,
-        "the server dropped audio packets: speech-to-text fell more than {AUDIO_QUEUE} packets \
-         behind"
+        "the server dropped audio packets: speech-to-text fell further behind than its default \
+         queue holds"
     );
 
     // What B read is what A said: the clips played once, in order.
