@@ -301,7 +301,13 @@ impl Decoder {
         let width = number("embedding_length")?;
         let n_head = number("attention.head_count")?;
         let n_kv_head = number("attention.head_count_kv")?;
+        if n_head == 0 || n_kv_head == 0 || n_head % n_kv_head != 0 {
+            candle_core::bail!("{n_head} query heads cannot share {n_kv_head} key/value heads");
+        }
         let head_dim = number("attention.key_length").unwrap_or(width / n_head);
+        if head_dim == 0 || head_dim % 2 != 0 {
+            candle_core::bail!("head size {head_dim} is not a positive even number");
+        }
         if let Ok(rope_dim) = number("rope.dimension_count")
             && rope_dim != head_dim
         {
@@ -420,9 +426,10 @@ impl Decoder {
         tokens: &[u32],
         cache: &mut Cache,
     ) -> candle_core::Result<Vec<f32>> {
-        let Some(n) = tokens.len().checked_sub(1).map(|n| n + 1) else {
+        if tokens.is_empty() {
             candle_core::bail!("no tokens to run");
-        };
+        }
+        let n = tokens.len();
         if cache.layers.len() != self.layers.len() {
             candle_core::bail!("the cache belongs to another model");
         }
