@@ -22,7 +22,9 @@
 //! A room lives on the caller's Tokio runtime: a task per peer connection's events, per
 //! forwarded track and per paced speech track, and one router for the pipelines' output. The
 //! engines (speech-to-text, translation, text-to-speech) are synchronous sans-IO sessions run
-//! on each pipeline's three named threads, so model work never blocks the network. Media time
+//! on each pipeline's three named threads, so model work never blocks the network. A track's
+//! reader task owns its pipeline's input (a drop-oldest queue), so no lock is taken per
+//! packet. Media time
 //! is the speaker's (samples decoded, losses concealed); wall-clock time appears only where
 //! packets are paced (20 ms translated speech frames) and in network timeouts.
 //!

@@ -40,7 +40,7 @@ use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
 use crate::compute::{ComputeGate, Priority};
-use crate::queue::{DropOldestSender, drop_oldest};
+use crate::queue::{DropOldestSender, Drops, drop_oldest};
 
 /// The engines a pipeline runs. Models are shared (`Arc`): one copy serves every room; each
 /// track gets its own sessions. So is the gate their work passes ([`ComputeGate`]): make one
@@ -181,9 +181,10 @@ pub enum PipelineEvent {
 pub type EventSink = Arc<dyn Fn(PipelineEvent) + Send + Sync>;
 
 /// The pipeline of one track; its threads stop when it is dropped (after finishing the
-/// utterance in progress).
+/// utterance in progress). Its audio goes in through the [`PipelineInput`] that
+/// [`TrackPipeline::start`] hands out with it.
 pub struct TrackPipeline {
-    packets: Option<DropOldestSender<OpusPacket>>,
+    drops: Drops,
     targets: Arc<Mutex<Targets>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -207,14 +208,16 @@ struct SourceCaption {
 const TEXT_QUEUE: usize = 256;
 
 impl TrackPipeline {
-    /// Starts the pipeline's threads (named after `name`); events go to `sink`.
+    /// Starts the pipeline's threads (named after `name`); events go to `sink`. Audio goes in
+    /// through the returned input, which the packet reader owns: no lock per packet. Dropping
+    /// the input ends the audio; the utterance in progress then becomes final.
     pub fn start(
         name: &str,
         engines: &Engines,
         options: PipelineOptions,
         targets: Targets,
         sink: EventSink,
-    ) -> Result<Self> {
+    ) -> Result<(Self, PipelineInput)> {
         let mut stt_options = SttOptions::default();
         stt_options.language = options.spoken;
         let stt = engines.stt.new_session(&stt_options)?;
@@ -260,24 +263,17 @@ impl TrackPipeline {
             };
             threads.push(spawn("speak", Box::new(move || stage.run(&speech_rx)))?);
         }
-        Ok(Self {
-            packets: Some(packet_tx),
+        let pipeline = Self {
+            drops: packet_tx.drops(),
             targets,
             threads,
-        })
-    }
-
-    /// Queues one packet; when the queue is full the oldest is dropped.
-    pub fn push(&self, packet: OpusPacket) {
-        if let Some(packets) = &self.packets {
-            // A gone receiver means the stt thread ended; its error was reported.
-            let _ = packets.push(packet);
-        }
+        };
+        Ok((pipeline, PipelineInput(packet_tx)))
     }
 
     /// Packets dropped because the pipeline fell behind.
     pub fn dropped(&self) -> u64 {
-        self.packets.as_ref().map_or(0, DropOldestSender::dropped)
+        self.drops.get()
     }
 
     /// What the listeners want now.
@@ -293,13 +289,13 @@ impl TrackPipeline {
         *self.targets.lock().unwrap_or_else(PoisonError::into_inner) = targets;
     }
 
-    /// Ends the input, lets every stage finish what it has, and waits for the threads.
+    /// Lets every stage finish what it has and waits for the threads: for the stt thread,
+    /// until the [`PipelineInput`] is dropped.
     pub fn finish(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
-        self.packets = None;
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
@@ -309,6 +305,23 @@ impl TrackPipeline {
 impl Drop for TrackPipeline {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Where a track's Opus packets go into its pipeline; dropping it ends the audio.
+#[derive(Debug)]
+pub struct PipelineInput(DropOldestSender<OpusPacket>);
+
+impl PipelineInput {
+    /// Queues one packet; when the queue is full the oldest is dropped (and counted).
+    pub fn push(&self, packet: OpusPacket) {
+        // A gone receiver means the stt thread ended; its error was reported.
+        let _ = self.0.push(packet);
+    }
+
+    /// Packets dropped because the pipeline fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped()
     }
 }
 

@@ -50,6 +50,17 @@ pub fn drop_oldest<T>(capacity: usize) -> (DropOldestSender<T>, DropOldestReceiv
     )
 }
 
+/// The drop count of a queue, readable without holding either side.
+#[derive(Debug, Clone)]
+pub struct Drops(Arc<AtomicU64>);
+
+impl Drops {
+    /// Items dropped so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The receiving side is gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the queue's receiver is gone")]
@@ -78,6 +89,11 @@ impl<T> DropOldestSender<T> {
     /// Items dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// A reading of the drop count that does not keep the queue open (a sender would).
+    pub fn drops(&self) -> Drops {
+        Drops(self.dropped.clone())
     }
 
     /// Items waiting.
@@ -124,6 +140,9 @@ mod tests {
         }
         assert_eq!(tx.dropped(), 2);
         assert_eq!(rx.dropped(), 2);
+        let drops = tx.drops();
+        drop(tx);
+        assert_eq!(drops.get(), 2);
         let got: Vec<i32> = std::iter::from_fn(|| rx.try_recv()).collect();
         assert_eq!(got, [2, 3, 4]);
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(None));

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use common::{decode_packets, engines, hear, opus_packets, recording, word_error_rate};
 use dragoman_core::Lang;
 use dragoman_rtc::pipeline::{
-    PipelineEvent, PipelineOptions, Targets, TrackCaption, TrackPipeline,
+    PipelineEvent, PipelineInput, PipelineOptions, Targets, TrackCaption, TrackPipeline,
 };
 use dragoman_stt::eval::{char_errors, normalize_words};
 
@@ -25,10 +25,12 @@ fn run(packets: Vec<dragoman_rtc::pipeline::OpusPacket>, targets: Targets) -> Ve
     let mut options = PipelineOptions::default();
     options.spoken = Some(Lang::EN);
     options.audio_queue = 100_000;
-    let pipeline = TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
+    let (pipeline, input) =
+        TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
     for packet in packets {
-        pipeline.push(packet);
+        input.push(packet);
     }
+    drop(input);
     assert_eq!(pipeline.dropped(), 0);
     pipeline.finish();
     Arc::try_unwrap(events).unwrap().into_inner().unwrap()
@@ -143,7 +145,7 @@ fn two_speakers_faster_than_real_time_lose_no_final() {
     options.audio_queue = packets.len();
     let events: Vec<Arc<Mutex<Vec<PipelineEvent>>>> =
         (0..2).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();
-    let pipelines: Vec<TrackPipeline> = events
+    let (pipelines, inputs): (Vec<TrackPipeline>, Vec<PipelineInput>) = events
         .iter()
         .enumerate()
         .map(|(i, events)| {
@@ -158,12 +160,13 @@ fn two_speakers_faster_than_real_time_lose_no_final() {
             )
             .unwrap()
         })
-        .collect();
+        .unzip();
     for packet in &packets {
-        for pipeline in &pipelines {
-            pipeline.push(packet.clone());
+        for input in &inputs {
+            input.push(packet.clone());
         }
     }
+    drop(inputs);
     for pipeline in pipelines {
         assert_eq!(pipeline.dropped(), 0);
         pipeline.finish();

@@ -11,7 +11,8 @@
 //! covers it (p50/p95), and retractions of committed text (must be 0).
 //!
 //! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
-//! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at.
+//! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at; with
+//! `RUNS=step`, only 8-bit weights run, at the default step and at 750 and 500 ms.
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
@@ -46,13 +47,16 @@ struct Run {
 fn stream(
     whisper: &WhisperModel,
     vad: &SileroVad,
-    window: EncoderWindow,
+    options: StreamOptions,
     audio: &[f32],
     ends: &[f64],
     reference: &str,
 ) -> Run {
-    let mut options = StreamOptions::default();
-    options.encoder_window = window;
+    let mut label = format!("stream, {:?}", options.encoder_window);
+    let default = StreamOptions::default();
+    if options.step_ms != default.step_ms {
+        label += &format!(", step {} ms", options.step_ms);
+    }
     let engine = WhisperStt::new(whisper.clone(), vad.clone(), options);
     let mut stt = SttOptions::default();
     stt.language = Some(Lang::EN);
@@ -107,7 +111,7 @@ fn stream(
     let text: Vec<&str> = finals.iter().map(|(_, _, t)| *t).collect();
     let (errors, words) = word_errors(reference, &normalize_english(&text.join(" ")));
     Run {
-        label: format!("stream, {window:?}"),
+        label,
         wer: errors as f64 / words as f64,
         compute,
         worst_backlog,
@@ -168,20 +172,41 @@ fn main() {
         "| run | WER | compute s | x file | worst backlog s | finals | end->final p50 s | p95 s | retractions |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    let fitted = StreamOptions::default().encoder_window;
-    let runs = [
-        (Precision::F32, fitted),
-        (Precision::Q8, EncoderWindow::Full),
-        (Precision::Q8, fitted),
-        (
-            Precision::Q8,
-            EncoderWindow::Fitted {
-                margin_ms: 1_000,
-                min_ms: 4_000,
-            },
-        ),
-    ];
+    let with = |window: Option<EncoderWindow>, step_ms: Option<u32>| {
+        let mut options = StreamOptions::default();
+        if let Some(window) = window {
+            options.encoder_window = window;
+        }
+        if let Some(step_ms) = step_ms {
+            options.step_ms = step_ms;
+        }
+        options
+    };
+    // RUNS=step compares only how often the stream decodes (8-bit, default window).
+    let only_step = std::env::var("RUNS").is_ok_and(|r| r == "step");
+    let mut runs = vec![(Precision::Q8, with(None, None))];
+    if only_step {
+        runs.extend([750, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
+    } else {
+        runs.extend([
+            (Precision::F32, with(None, None)),
+            (Precision::Q8, with(Some(EncoderWindow::Full), None)),
+            (
+                Precision::Q8,
+                with(
+                    Some(EncoderWindow::Fitted {
+                        margin_ms: 1_000,
+                        min_ms: 4_000,
+                    }),
+                    None,
+                ),
+            ),
+        ]);
+    }
     for (precision, whisper) in &models {
+        if !runs.iter().any(|(p, _)| p == precision) {
+            continue;
+        }
         let started = Instant::now();
         let mut options = DecodeOptions::default();
         options.language = Some(Lang::EN);
@@ -200,8 +225,8 @@ fn main() {
             "| {precision:?}, file transcription (transcribe_speech) | {:.2}% | {file_compute:.1} | 1.00 | | | | | |",
             100.0 * file_errors as f64 / words as f64
         );
-        for (_, window) in runs.iter().filter(|(p, _)| p == precision) {
-            let run = stream(whisper, &vad, *window, &audio, &ends, &reference);
+        for (_, options) in runs.iter().filter(|(p, _)| p == precision) {
+            let run = stream(whisper, &vad, options.clone(), &audio, &ends, &reference);
             println!(
                 "| {precision:?}, {} | {:.2}% | {:.1} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
                 run.label,

@@ -250,12 +250,13 @@ pub(super) async fn published(
     inner.refresh().await;
 }
 
-/// The speaker's pipeline; its output goes to the room's router.
+/// The speaker's pipeline; its output goes to the room's router. The member keeps the
+/// pipeline (targets, counters, its end); the returned input goes to the track's reader.
 pub(super) fn start_pipeline(
     inner: &Arc<Inner>,
     id: &str,
     member: &Arc<Member>,
-) -> Option<Arc<PipelineInput>> {
+) -> Option<PipelineInput> {
     let (targets, spoken) = {
         let state = inner.state();
         (
@@ -272,12 +273,17 @@ pub(super) fn start_pipeline(
         let _ = tx.blocking_send((speaker.clone(), event));
     });
     match TrackPipeline::start(id, &inner.engines, options, targets, sink) {
-        Ok(pipeline) => {
-            let input = Arc::new(PipelineInput(member.clone()));
-            *member
+        Ok((pipeline, input)) => {
+            let replaced = member
                 .pipeline
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(pipeline);
+                .unwrap_or_else(PoisonError::into_inner)
+                .replace(pipeline);
+            // A track published again: the old pipeline ends when its reader does; never wait
+            // for that on the runtime.
+            if let Some(old) = replaced {
+                std::thread::spawn(move || old.finish());
+            }
             Some(input)
         }
         Err(e) => {
@@ -291,28 +297,11 @@ pub(super) fn start_pipeline(
     }
 }
 
-/// Where a reader task pushes a speaker's audio packets.
-pub(super) struct PipelineInput(Arc<Member>);
-
-impl PipelineInput {
-    fn push(&self, packet: OpusPacket) {
-        if let Some(p) = self
-            .0
-            .pipeline
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-        {
-            p.push(packet);
-        }
-    }
-}
-
 /// Reads a published track: every packet to the subscribers, audio to the pipeline.
 pub(super) async fn read_track(
     track: Arc<dyn TrackRemote>,
     packets: broadcast::Sender<rtp::Packet>,
-    pipeline: Option<Arc<PipelineInput>>,
+    pipeline: Option<PipelineInput>,
 ) {
     while let Some(event) = track.poll().await {
         if let TrackRemoteEvent::OnRtpPacket(packet) = event {

@@ -41,7 +41,8 @@ use crate::audience::{Audience, LanguageChoice};
 use crate::codec::FRAME;
 use crate::peer::{self, NetworkOptions, OPUS_PT, PeerEvent};
 use crate::pipeline::{
-    Engines, EventSink, OpusPacket, PipelineEvent, PipelineOptions, TrackCaption, TrackPipeline,
+    Engines, EventSink, OpusPacket, PipelineEvent, PipelineInput, PipelineOptions, TrackCaption,
+    TrackPipeline,
 };
 use crate::protocol::{
     Caption, ClientMessage, ErrorCode, IceCandidate, Languages, PROTOCOL_VERSION, ParticipantInfo,
