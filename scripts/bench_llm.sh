@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # GGUF LLM translation speed, memory and agreement: dragoman's LLM backend (candle's quantized
-# kernels) beside llama.cpp through llama-cpp-python 0.3.36, on the same file (Gemma 3 270M
-# Q4_K_M, the offline default), the same prompt token ids and the same number of generated
-# tokens; how many greedy answers are the same token for token.
+# kernels) beside llama.cpp through llama-cpp-python 0.3.36, on the same file (a catalog GGUF
+# model; default Gemma 3 270M Q4_K_M), the same prompt token ids and the same number of
+# generated tokens; how many greedy answers are the same token for token.
 #
-# Usage: scripts/bench_llm.sh
+# Usage: scripts/bench_llm.sh [MODEL_ID]
 # llama-cpp-python comes from PyPI as a source distribution and compiles llama.cpp on first
 # use (about 10 minutes on 2 cores); the environment is kept in target/py-llama-cpp. It is built
 # for AVX2 and AVX-512 rather than -march=native: on a Sapphire Rapids VM native builds take in
@@ -25,9 +25,11 @@ if [ ! -f "$work/spa.txt" ]; then
   tar xzf "$work/nmt-0.0.6.tar.gz" -O nmt-0.0.6/data/spa.txt > "$work/spa.txt"
 fi
 cargo build --quiet --release -p dragoman-server -p dragoman-translate --example bench_llm
-target/release/dragoman models pull gemma3-270m-q4km >/dev/null
-dir="$(target/release/dragoman models path gemma3-270m-q4km)"
-gguf=gemma-3-270m-q4_k_m.gguf
-target/release/examples/bench_llm run "$dir" "$gguf" "$work/spa.txt" "$work/out"
-"$py" scripts/llama_cpp_llm_run.py "$dir/$gguf" "$work/out/inputs.json" > "$work/out/llama_cpp.json"
-target/release/examples/bench_llm report "$work/out"
+model=${1:-gemma3-270m-q4km}
+target/release/dragoman models pull "$model" >/dev/null
+dir="$(target/release/dragoman models path "$model")"
+gguf=$(cd "$dir" && ls -- *.gguf)
+out="$work/out-$model"
+target/release/examples/bench_llm run "$dir" "$gguf" "$work/spa.txt" "$out"
+"$py" scripts/llama_cpp_llm_run.py "$dir/$gguf" "$out/inputs.json" > "$out/llama_cpp.json"
+target/release/examples/bench_llm report "$out"

@@ -140,12 +140,13 @@ mod tests {
         }
         assert_eq!(tx.dropped(), 2);
         assert_eq!(rx.dropped(), 2);
-        let drops = tx.drops();
-        drop(tx);
-        assert_eq!(drops.get(), 2);
         let got: Vec<i32> = std::iter::from_fn(|| rx.try_recv()).collect();
         assert_eq!(got, [2, 3, 4]);
         assert_eq!(rx.recv_timeout(Duration::from_millis(1)), Ok(None));
+        // The count outlives the sender.
+        let drops = tx.drops();
+        drop(tx);
+        assert_eq!(drops.get(), 2);
     }
 
     #[test]

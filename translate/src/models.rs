@@ -19,8 +19,13 @@ use crate::tokenizer::M2M100_LANGUAGES;
 /// Any-to-any models, best first: they beat chaining two opus-mt pairs.
 const MULTILINGUAL: [&str; 2] = ["nllb-200-distilled-600m", "m2m100-418m"];
 
-/// LLMs prompted to translate: the last resort (the one offline here is weak).
-const LLMS: [&str; 1] = ["gemma3-270m-q4km"];
+/// LLMs prompted to translate, best first: after the dedicated models (which the Hub serves),
+/// the only translators reachable offline.
+const LLMS: [&str; 3] = [
+    "qwen2.5-coder-1.5b-instruct-q4km",
+    "qwen2.5-coder-0.5b-instruct-q4km",
+    "gemma3-270m-q4km",
+];
 
 /// Whether catalog model `id` translates `from` into `to` by itself.
 pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
@@ -174,6 +179,15 @@ mod tests {
         assert_eq!(
             choose(&["gemma3-270m-q4km"], vi, de),
             Some(vec!["gemma3-270m-q4km".to_string()])
+        );
+        // The stronger LLM wins.
+        assert_eq!(
+            choose(
+                &["gemma3-270m-q4km", "qwen2.5-coder-1.5b-instruct-q4km"],
+                vi,
+                de
+            ),
+            Some(vec!["qwen2.5-coder-1.5b-instruct-q4km".to_string()])
         );
         // Every catalog translation model is known to `serves`.
         for entry in CATALOG.iter().filter(|e| e.task == Task::Translation) {
