@@ -406,7 +406,6 @@ const fn opus_mt(id: &'static str, repo: &'static str, description: &'static str
     )
 }
 
-/// The catalog.
 /// Qwen2.5-Coder is Apache-2.0 upstream; the registry packages that carry its GGUF files state
 /// no licence of their own (the entries' packages record where the files come from).
 const QWEN_CODER_LICENCE: Licence = Licence {
@@ -414,6 +413,7 @@ const QWEN_CODER_LICENCE: Licence = Licence {
     commercial_use: true,
 };
 
+/// The catalog.
 pub static CATALOG: &[ModelEntry] = &[
     ModelEntry {
         id: "whisper-base",
