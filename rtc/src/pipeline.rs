@@ -318,11 +318,6 @@ impl PipelineInput {
         // A gone receiver means the stt thread ended; its error was reported.
         let _ = self.0.push(packet);
     }
-
-    /// Packets dropped because the pipeline fell behind.
-    pub fn dropped(&self) -> u64 {
-        self.0.dropped()
-    }
 }
 
 /// Decoding and speech-to-text.
