@@ -1,7 +1,9 @@
 //! Text helpers shared by the engines that handle text (translation, speech synthesis).
 
 /// Splits text after sentence-final punctuation (`.`, `!`, `?`, `…` and their CJK forms, with
-/// any closing quotes or brackets) that is followed by whitespace or ends the text.
+/// any closing quotes or brackets) that is followed by whitespace or ends the text, unless the
+/// next word starts with a lower-case letter ("at 10 a.m. tomorrow", "\"Fine!\" he said"), as
+/// Unicode's sentence boundaries (UAX #29) do not break there either.
 pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -23,7 +25,9 @@ pub fn sentences(text: &str) -> Vec<&str> {
             }
         }
         let cjk = matches!(c, '。' | '！' | '？');
-        if cjk || chars.peek().is_none_or(|&(_, next)| next.is_whitespace()) {
+        let next_word = text[end..].trim_start().chars().next();
+        let continues = next_word.is_some_and(char::is_lowercase);
+        if cjk || (chars.peek().is_none_or(|&(_, next)| next.is_whitespace()) && !continues) {
             let sentence = text[start..end].trim();
             if !sentence.is_empty() {
                 out.push(sentence);
@@ -63,16 +67,12 @@ mod tests {
     #[test]
     fn splits_sentences() {
         assert_eq!(
-            sentences("Hello there. How are you?  \"Fine!\" he said. 3.5 km… ok"),
-            // A naive splitter: an exclamation inside quotes ends a sentence too.
-            [
-                "Hello there.",
-                "How are you?",
-                "\"Fine!\"",
-                "he said.",
-                "3.5 km…",
-                "ok"
-            ]
+            sentences("Hello there. How are you?  \"Fine!\" he said. 3.5 km… Ok"),
+            ["Hello there.", "How are you?", "\"Fine!\" he said.", "3.5 km…", "Ok"]
+        );
+        assert_eq!(
+            sentences("It starts at 10 a.m. tomorrow. Be there."),
+            ["It starts at 10 a.m. tomorrow.", "Be there."]
         );
         assert_eq!(sentences("你好。世界！"), ["你好。", "世界！"]);
         assert!(sentences("   ").is_empty());

@@ -23,8 +23,10 @@ use crate::gguf_vocab::metadata;
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
 
+mod answer;
 mod decoder;
 
+use answer::{Flaw, check, plain};
 use decoder::{Cache, Decoder, Family};
 
 /// Longest source sentence, in tokens, put into one prompt.
@@ -219,9 +221,18 @@ impl LlmTranslator {
             .map_err(model_error)
     }
 
-    /// The prompt asking for `text` in `to`.
-    fn prompt_for(&self, text: &str, from: Lang, to: Lang) -> String {
+    /// The prompt asking for `text` in `to`; `insist` asks again after a flawed answer,
+    /// spelling out what the first instruction left implicit.
+    fn prompt_for(&self, text: &str, from: Lang, to: Lang, insist: bool) -> String {
         let (f, t) = (label(from), label(to));
+        let ask = if insist {
+            format!(
+                "Translate this {f} text into {t}. Write the {t} translation only, on one line, \
+                 keeping numbers, names and web addresses exactly as written."
+            )
+        } else {
+            format!("Translate this {f} text into {t}. Reply with the translation only.")
+        };
         match self.prompt {
             Prompt::Completion => {
                 // Lines labelled with each language's name (and its own name for it, which
@@ -244,22 +255,16 @@ impl LlmTranslator {
                 format!("{shot}{lf}: {text}\n{lt}:")
             }
             Prompt::GemmaChat => format!(
-                "<start_of_turn>user\nTranslate this {f} text into {t}. Reply with the \
-                 translation only.\n\n{text}<end_of_turn>\n<start_of_turn>model\n"
+                "<start_of_turn>user\n{ask}\n\n{text}<end_of_turn>\n<start_of_turn>model\n"
             ),
-            Prompt::ChatMl => format!(
-                "<|im_start|>user\nTranslate this {f} text into {t}. Reply with the translation \
-                 only.\n\n{text}<|im_end|>\n<|im_start|>assistant\n"
-            ),
+            Prompt::ChatMl => {
+                format!("<|im_start|>user\n{ask}\n\n{text}<|im_end|>\n<|im_start|>assistant\n")
+            }
             Prompt::Llama3Chat => format!(
-                "<|start_header_id|>user<|end_header_id|>\n\nTranslate this {f} text into {t}. \
-                 Reply with the translation only.\n\n{text}<|eot_id|>\
+                "<|start_header_id|>user<|end_header_id|>\n\n{ask}\n\n{text}<|eot_id|>\
                  <|start_header_id|>assistant<|end_header_id|>\n\n"
             ),
-            Prompt::InstChat => format!(
-                "[INST] Translate this {f} text into {t}. Reply with the translation only.\n\n\
-                 {text} [/INST]"
-            ),
+            Prompt::InstChat => format!("[INST] {ask}\n\n{text} [/INST]"),
         }
     }
 
@@ -275,8 +280,12 @@ impl LlmTranslator {
     /// The token ids of the prompt asking for `text` in `to`, BOS first where the model
     /// wants one.
     pub fn prompt_ids(&self, text: &str, from: Lang, to: Lang) -> Result<Vec<u32>> {
+        self.prompt_ids_for(text, from, to, false)
+    }
+
+    fn prompt_ids_for(&self, text: &str, from: Lang, to: Lang, insist: bool) -> Result<Vec<u32>> {
         let mut ids: Vec<u32> = self.bos.into_iter().collect();
-        ids.extend(self.tokenize(&self.prompt_for(text, from, to))?);
+        ids.extend(self.tokenize(&self.prompt_for(text, from, to, insist))?);
         Ok(ids)
     }
 
@@ -338,18 +347,50 @@ impl LlmTranslator {
         Ok((trim_repetition(&out), after_prompt))
     }
 
-    /// The translation of one sentence, starting from the pair's last prompt.
-    fn translate_one(&self, sentence: &str, from: Lang, to: Lang) -> Result<String> {
-        let ids = self.prompt_ids(sentence, from, to)?;
-        let source_tokens = self.tokenize(sentence)?.len();
-        let last = self.prompts.get((from, to));
-        let (out, prefilled) = self.complete_from(&ids, 3 * source_tokens + 16, last.as_deref())?;
-        self.prompts.put((from, to), prefilled);
+    /// The model's answer to the prompt for `sentence`, as one plain line. The first asking
+    /// starts from the pair's last prompt and leaves its own for the next.
+    fn answer(&self, sentence: &str, from: Lang, to: Lang, insist: bool) -> Result<String> {
+        let ids = self.prompt_ids_for(sentence, from, to, insist)?;
+        let max_new = 3 * self.tokenize(sentence)?.len() + 16;
+        let out = if insist {
+            self.complete(&ids, max_new)?
+        } else {
+            let last = self.prompts.get((from, to));
+            let (out, prefilled) = self.complete_from(&ids, max_new, last.as_deref())?;
+            self.prompts.put((from, to), prefilled);
+            out
+        };
         let text = self
             .tokenizer
             .decode(&out, true)
             .map_err(|e| Error::Model(format!("detokenizing: {e}")))?;
-        Ok(text.trim().to_string())
+        Ok(plain(&text, sentence))
+    }
+
+    /// The translation of one sentence: asked once, and once more, insisting, when the answer
+    /// has a [`Flaw`] (the second answer is kept unless it is worse).
+    fn translate_one(&self, sentence: &str, from: Lang, to: Lang) -> Result<String> {
+        let first = self.answer(sentence, from, to, false)?;
+        let Some(flaw) = check(&first, sentence, from, to) else {
+            return Ok(first);
+        };
+        let second = self.answer(sentence, from, to, true)?;
+        let again = check(&second, sentence, from, to);
+        log_flaw(&self.id, sentence, &flaw, again.as_ref());
+        Ok(match again {
+            // An answer that lost a number beats one in the wrong language or none at all.
+            Some(Flaw::Dropped(_)) if !matches!(flaw, Flaw::Dropped(_)) => second,
+            Some(_) => first,
+            None => second,
+        })
+    }
+}
+
+/// Logs a flawed answer and what asking again gave.
+fn log_flaw(model: &str, sentence: &str, first: &Flaw, again: Option<&Flaw>) {
+    match again {
+        None => log::debug!("{model}: {first} for {sentence:?}; asked again"),
+        Some(second) => log::warn!("{model}: {first}, then {second}, for {sentence:?}"),
     }
 }
 
