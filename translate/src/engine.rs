@@ -30,8 +30,52 @@ pub trait SentenceTranslator: Send + Sync {
     /// How many source tokens `text` takes.
     fn count_tokens(&self, text: &str, from: Lang) -> Result<usize>;
     /// Translates sentences (each within [`max_sentence_tokens`](Self::max_sentence_tokens)),
-    /// one output per input, in order.
-    fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>>;
+    /// one output per input, in order. `context` holds what came just before (a model that
+    /// reads context sees it, and each sentence's predecessors in `sentences`; others ignore
+    /// it).
+    fn translate_sentences(
+        &self,
+        sentences: &[&str],
+        from: Lang,
+        to: Lang,
+        context: &Context,
+    ) -> Result<Vec<String>>;
+}
+
+/// The sentences translated just before (of the same speaker or document) with their
+/// translations, oldest first: an LLM reads them as earlier turns of the conversation, so
+/// pronouns, names and terms stay consistent from sentence to sentence.
+///
+/// The window slides in jumps: it grows to [`Context::MAX_TURNS`] and then restarts from the
+/// last [`Context::KEEP_TURNS`], so that successive prompts share their beginning and an LLM's
+/// prompt cache computes only what is new.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    turns: Vec<(String, String)>,
+}
+
+impl Context {
+    /// Most turns kept.
+    pub const MAX_TURNS: usize = 4;
+    /// Turns kept when the window restarts.
+    pub const KEEP_TURNS: usize = 1;
+
+    /// Adds a translated sentence (or caption).
+    pub fn push(&mut self, source: impl Into<String>, translation: impl Into<String>) {
+        let (source, translation) = (source.into(), translation.into());
+        if source.trim().is_empty() || translation.trim().is_empty() {
+            return;
+        }
+        self.turns.push((source, translation));
+        if self.turns.len() > Self::MAX_TURNS {
+            self.turns.drain(..self.turns.len() - Self::KEEP_TURNS);
+        }
+    }
+
+    /// The (source, translation) turns, oldest first.
+    pub fn turns(&self) -> &[(String, String)] {
+        &self.turns
+    }
 }
 
 /// Translates with the first model that has the pair, or through English.
@@ -75,17 +119,18 @@ impl TranslationEngine {
         sentences: &[String],
         from: Lang,
         to: Lang,
+        context: &Context,
     ) -> Result<Vec<String>> {
         let Some(cache) = &self.cache else {
             let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-            return model.translate_sentences(&refs, from, to);
+            return model.translate_sentences(&refs, from, to, context);
         };
         let key = |s: &str| CacheKey::new(model.id(), from, to, s);
         let mut out: Vec<Option<String>> = sentences.iter().map(|s| cache.get(&key(s))).collect();
         let missing: Vec<usize> = (0..sentences.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
             let refs: Vec<&str> = missing.iter().map(|&i| sentences[i].as_str()).collect();
-            let translated = model.translate_sentences(&refs, from, to)?;
+            let translated = model.translate_sentences(&refs, from, to, context)?;
             for (&i, text) in missing.iter().zip(translated) {
                 cache.put(key(&sentences[i]), text.clone());
                 out[i] = Some(text);
@@ -130,14 +175,34 @@ impl TranslationEngine {
 
     /// Translates one piece of text (any number of sentences).
     pub fn translate_text(&self, text: &str, from: Lang, to: Lang) -> Result<String> {
+        self.translate_in_context(text, from, to, &Context::default())
+    }
+
+    /// [`Self::translate_text`] after the sentences of `context` (of the same speaker or
+    /// document). Context is used where one model translates the pair directly.
+    pub fn translate_in_context(
+        &self,
+        text: &str,
+        from: Lang,
+        to: Lang,
+        context: &Context,
+    ) -> Result<String> {
         Ok(self
-            .translate_many(&[text], from, to)?
+            .translate_many(&[text], from, to, context)?
             .pop()
             .unwrap_or_default())
     }
 
-    fn translate_many(&self, texts: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
+    fn translate_many(
+        &self,
+        texts: &[&str],
+        from: Lang,
+        to: Lang,
+        context: &Context,
+    ) -> Result<Vec<String>> {
         let route = self.route(from, to)?;
+        let none = Context::default();
+        let context = if route.len() == 1 { context } else { &none };
         let mut current: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
         for (model, a, b) in route {
             // Every text's sentences in one list, so the model batches across texts.
@@ -151,7 +216,7 @@ impl TranslationEngine {
             let translated = if pieces.is_empty() {
                 Vec::new()
             } else {
-                self.translate_hop(model.as_ref(), &pieces, a, b)?
+                self.translate_hop(model.as_ref(), &pieces, a, b, context)?
             };
             let mut it = translated.into_iter();
             current = counts
@@ -169,7 +234,7 @@ impl Translator for TranslationEngine {
     }
 
     fn translate(&self, texts: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
-        self.translate_many(texts, from, to)
+        self.translate_many(texts, from, to, &Context::default())
     }
 
     fn new_session(&self, options: &TranslationOptions) -> Result<Box<dyn TranslationSession>> {
@@ -180,6 +245,7 @@ impl Translator for TranslationEngine {
             to: options.to,
             min_new_words: options.min_new_words.max(1),
             captions: HashMap::new(),
+            context: Context::default(),
             events: VecDeque::new(),
         }))
     }
@@ -239,17 +305,24 @@ fn join(sentences: Vec<String>, lang: Lang) -> String {
 pub const MAX_REPEATED_PHRASE: usize = 16;
 
 /// Repetition guard: cuts a generated sequence at the third consecutive repeat of any phrase
-/// of up to [`MAX_REPEATED_PHRASE`] tokens, the loop small models fall into on unusual input
-/// ("oder zu schlafen oder zu trüben oder zu kühn oder zu schlafen ...").
+/// of 2 to [`MAX_REPEATED_PHRASE`] tokens, or the eighth of a single token, the loop small
+/// models fall into on unusual input ("oder zu schlafen oder zu trüben oder zu kühn oder zu
+/// schlafen ..."). A single token gets more room because tokenizers that split numbers into
+/// digits (Qwen, Llama 3) write "555-0199" or "1000000" as runs of one token.
 pub fn trim_repetition(tokens: &[u32]) -> Vec<u32> {
     for end in 1..=tokens.len() {
         for n in 1..=MAX_REPEATED_PHRASE {
-            if end < 3 * n {
+            let repeats = if n == 1 { 8 } else { 3 };
+            if end < repeats * n {
                 continue;
             }
             let last = &tokens[end - n..end];
-            if tokens[end - 2 * n..end - n] == *last && tokens[end - 3 * n..end - 2 * n] == *last {
-                return tokens[..end - 2 * n].to_vec();
+            // A run of one token is the single-token case, whatever its length.
+            if n > 1 && last.iter().all(|t| *t == last[0]) {
+                continue;
+            }
+            if (2..=repeats).all(|r| tokens[end - r * n..end - (r - 1) * n] == *last) {
+                return tokens[..end - (repeats - 1) * n].to_vec();
             }
         }
     }
@@ -268,19 +341,27 @@ struct CaptionState {
 /// Incremental caption translation (sans-IO): re-translates a partial caption only when enough
 /// committed words were added (see [`TranslationOptions::min_new_words`]) or a clause ended,
 /// always translates the final, and numbers revisions per caption so a UI replaces a partial
-/// translation in place.
+/// translation in place. Each caption is translated after the speaker's last finals
+/// ([`Context`]).
 pub struct CaptionTranslation {
     engine: TranslationEngine,
     from: Lang,
     to: Lang,
     min_new_words: usize,
     captions: HashMap<u64, CaptionState>,
+    /// The speaker's last final captions and their translations.
+    context: Context,
     events: VecDeque<TranslationEvent>,
 }
 
 impl CaptionTranslation {
     fn emit(&mut self, caption_id: u64, source: String, is_final: bool) -> Result<()> {
-        let text = self.engine.translate_text(&source, self.from, self.to)?;
+        let text = self
+            .engine
+            .translate_in_context(&source, self.from, self.to, &self.context)?;
+        if is_final {
+            self.context.push(source.as_str(), text.as_str());
+        }
         let state = self.captions.entry(caption_id).or_default();
         let revision = state.revision.map_or(0, |r| r + 1);
         state.revision = Some(revision);
@@ -345,6 +426,7 @@ impl TranslationSession for CaptionTranslation {
 
     fn reset(&mut self) {
         self.captions.clear();
+        self.context = Context::default();
         self.events.clear();
     }
 }
@@ -355,11 +437,26 @@ mod tests {
 
     #[test]
     fn trims_repetition_loops() {
-        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7]), [1, 2, 7]);
+        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7]), [1, 2, 7, 7, 7, 7, 7]);
+        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7]), [1, 2, 7]);
         assert_eq!(trim_repetition(&[1, 5, 6, 5, 6, 5, 6, 9]), [1, 5, 6]);
         assert_eq!(trim_repetition(&[1, 2, 2, 3]), [1, 2, 2, 3]);
         let phrase = [4, 5, 6, 7, 8, 9, 10];
         let looped: Vec<u32> = [1].into_iter().chain(phrase.repeat(4)).collect();
         assert_eq!(trim_repetition(&looped), [&[1][..], &phrase].concat());
+    }
+
+    #[test]
+    fn context_window_restarts_in_jumps() {
+        let mut context = Context::default();
+        context.push("", "ignored");
+        assert!(context.turns().is_empty());
+        for i in 0..Context::MAX_TURNS {
+            context.push(format!("s{i}"), format!("t{i}"));
+        }
+        assert_eq!(context.turns().len(), Context::MAX_TURNS);
+        context.push("last", "letzte");
+        assert_eq!(context.turns().len(), Context::KEEP_TURNS);
+        assert_eq!(context.turns().last(), Some(&("last".into(), "letzte".into())));
     }
 }

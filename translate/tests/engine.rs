@@ -12,7 +12,7 @@ use std::sync::Arc;
 use candle_core::Device;
 use dragoman_core::engine::{CaptionText, TranslationOptions, Translator};
 use dragoman_core::{Error, Lang, ModelSource, SampleRate, StreamTime};
-use dragoman_translate::engine::{SentenceTranslator, TranslationEngine};
+use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::seq2seq::Seq2SeqTranslator;
 
 fn marian(pair: (Lang, Lang)) -> Seq2SeqTranslator {
@@ -49,11 +49,12 @@ fn pivots_through_english_when_no_model_has_the_pair() {
             &["Tôi không biết.", "Bạn có khỏe không?"],
             Lang::VI,
             Lang::EN,
+            &Context::default(),
         )
         .unwrap();
     let refs: Vec<&str> = english.iter().map(String::as_str).collect();
     let german = en_de
-        .translate_sentences(&refs, Lang::EN, Lang::DE)
+        .translate_sentences(&refs, Lang::EN, Lang::DE, &Context::default())
         .unwrap();
     let joined: Vec<&str> = german
         .iter()

@@ -6,10 +6,12 @@
 //! asked in its chat format (Gemma turns, ChatML, Llama 3 headers or `[INST]`, told apart by the
 //! control tokens in its vocabulary); a base model gets a completion prompt (a one-line example,
 //! then `English: ... / Vietnamese:`) and is stopped at the end of the line. Greedy decoding, with
-//! the length and repetition guards of the engine. Each language pair's last prompt stays
-//! computed: the next one runs only from where their tokens differ.
+//! the length and repetition guards of the engine. A sentence is asked after the speaker's or
+//! document's previous sentences ([`Context`]), as earlier turns of the same conversation; the
+//! answer is made one plain line and checked ([`answer`]), and asked again once when flawed.
+//! What was computed stays in a small prompt cache: the next prompt runs only from where its
+//! tokens differ from the closest one there.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,7 +20,7 @@ use candle_core::Device;
 use candle_core::quantized::gguf_file;
 use dragoman_core::{Lang, ModelSource};
 
-use crate::engine::{MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
+use crate::engine::{Context, MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
 use crate::gguf_vocab::metadata;
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
@@ -55,35 +57,47 @@ fn model_error(e: candle_core::Error) -> Error {
     Error::Model(e.to_string())
 }
 
-/// A prompt already run: its tokens and the keys and values they left.
+/// A sequence already run: its tokens and the keys and values they left.
 #[derive(Debug)]
 struct Prefilled {
     tokens: Vec<u32>,
     cache: Cache,
 }
 
-/// The last prompt run for each language pair. Prompts of a pair share their instructions
-/// (and successive revisions of a caption share their first words too), so a new prompt
-/// starts from the longest token prefix it has in common with the last one, as llama.cpp's
-/// prompt cache does. Taken only to clone or replace an entry, never while the model runs.
+/// Sequences already computed: their tokens (prompt and answer) and the keys and values they
+/// left, most recent first. A new prompt starts from the entry sharing its longest token
+/// prefix, as llama.cpp's prompt cache does: prompts share their instructions, successive
+/// revisions of a caption their first words, and a speaker's next sentence the conversation
+/// so far (its [`Context`] turns, which are the earlier prompts and answers). Taken only to
+/// clone or replace an entry, never while the model runs.
 #[derive(Debug, Default)]
-struct PromptCache(Mutex<HashMap<(Lang, Lang), Arc<Prefilled>>>);
+struct PromptCache(Mutex<Vec<Arc<Prefilled>>>);
 
 impl PromptCache {
-    fn get(&self, pair: (Lang, Lang)) -> Option<Arc<Prefilled>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&pair)
-            .cloned()
+    /// Entries kept: a few speakers' conversations in a few languages.
+    const ENTRIES: usize = 6;
+
+    /// The entry sharing the longest prefix with `tokens`, and that length.
+    fn best(&self, tokens: &[u32]) -> Option<(Arc<Prefilled>, usize)> {
+        let entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .iter()
+            .map(|e| (e.clone(), shared_prefix(&e.tokens, tokens)))
+            .max_by_key(|(_, n)| *n)
+            .filter(|(_, n)| *n > 0)
     }
 
-    fn put(&self, pair: (Lang, Lang), prefilled: Prefilled) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(pair, Arc::new(prefilled));
+    /// Keeps `prefilled`, replacing entries it extends.
+    fn put(&self, prefilled: Prefilled) {
+        let mut entries = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.retain(|e| !prefilled.tokens.starts_with(&e.tokens));
+        entries.insert(0, Arc::new(prefilled));
+        entries.truncate(Self::ENTRIES);
     }
+}
+
+fn shared_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// How the model is asked.
@@ -114,6 +128,42 @@ impl Prompt {
             Self::Llama3Chat
         } else {
             Self::InstChat
+        }
+    }
+}
+
+impl Prompt {
+    /// A user turn saying `content` (chat formats only).
+    fn user(self, content: &str) -> String {
+        match self {
+            Self::Completion => content.to_string(),
+            Self::GemmaChat => format!("<start_of_turn>user\n{content}<end_of_turn>\n"),
+            Self::ChatMl => format!("<|im_start|>user\n{content}<|im_end|>\n"),
+            Self::Llama3Chat => {
+                format!("<|start_header_id|>user<|end_header_id|>\n\n{content}<|eot_id|>")
+            }
+            Self::InstChat => format!("[INST] {content} [/INST]"),
+        }
+    }
+
+    /// What opens the model's answer.
+    fn answer(self) -> &'static str {
+        match self {
+            Self::Completion | Self::InstChat => "",
+            Self::GemmaChat => "<start_of_turn>model\n",
+            Self::ChatMl => "<|im_start|>assistant\n",
+            Self::Llama3Chat => "<|start_header_id|>assistant<|end_header_id|>\n\n",
+        }
+    }
+
+    /// What closes an answer given earlier in the conversation.
+    fn end_of_answer(self) -> &'static str {
+        match self {
+            Self::Completion => "\n",
+            Self::GemmaChat => "<end_of_turn>\n",
+            Self::ChatMl => "<|im_end|>\n",
+            Self::Llama3Chat => "<|eot_id|>",
+            Self::InstChat => "</s>",
         }
     }
 }
@@ -221,51 +271,61 @@ impl LlmTranslator {
             .map_err(model_error)
     }
 
-    /// The prompt asking for `text` in `to`; `insist` asks again after a flawed answer,
-    /// spelling out what the first instruction left implicit.
-    fn prompt_for(&self, text: &str, from: Lang, to: Lang, insist: bool) -> String {
+    /// The prompt asking for `text` in `to` after the `history` turns (earlier sentences and
+    /// their translations, asked and answered the same way); `insist` asks again after a
+    /// flawed answer, spelling out what the first instruction left implicit.
+    fn prompt_for(
+        &self,
+        text: &str,
+        from: Lang,
+        to: Lang,
+        history: &[(String, String)],
+        insist: bool,
+    ) -> String {
         let (f, t) = (label(from), label(to));
-        let ask = if insist {
-            format!(
-                "Translate this {f} text into {t}. Write the {t} translation only, on one line, \
-                 keeping numbers, names and web addresses exactly as written."
-            )
-        } else {
-            format!("Translate this {f} text into {t}. Reply with the translation only.")
+        let ask = |text: &str| {
+            if insist {
+                format!(
+                    "Translate this {f} text into {t}. Write the {t} translation only, on one \
+                     line, keeping numbers, names and web addresses exactly as written.\n\n{text}"
+                )
+            } else {
+                format!("Translate this {f} text into {t}. Reply with the translation only.\n\n{text}")
+            }
         };
-        match self.prompt {
-            Prompt::Completion => {
-                // Lines labelled with each language's name (and its own name for it, which
-                // small base models follow much better), after one example line so the model
-                // sees the format: "Good morning." is an everyday greeting in every language
-                // we ship an example for.
-                let example = |l: Lang| match l.code() {
-                    "en" => Some("Good morning."),
-                    "vi" => Some("Chào buổi sáng."),
-                    "de" => Some("Guten Morgen."),
-                    "es" => Some("Buenos días."),
-                    "fr" => Some("Bonjour."),
-                    _ => None,
-                };
-                let (lf, lt) = (label(from), label(to));
-                let shot = match (example(from), example(to)) {
-                    (Some(a), Some(b)) => format!("{lf}: {a}\n{lt}: {b}\n\n"),
-                    _ => String::new(),
-                };
-                format!("{shot}{lf}: {text}\n{lt}:")
+        let mut prompt = String::new();
+        if self.prompt == Prompt::Completion {
+            // Lines labelled with each language's name (and its own name for it, which small
+            // base models follow much better), after example lines so the model sees the
+            // format: the conversation so far, else "Good morning.", an everyday greeting in
+            // every language we ship an example for.
+            let example = |l: Lang| match l.code() {
+                "en" => Some("Good morning."),
+                "vi" => Some("Chào buổi sáng."),
+                "de" => Some("Guten Morgen."),
+                "es" => Some("Buenos días."),
+                "fr" => Some("Bonjour."),
+                _ => None,
+            };
+            let shots: Vec<(&str, &str)> = match (history, example(from), example(to)) {
+                ([], Some(a), Some(b)) => vec![(a, b)],
+                _ => history.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect(),
+            };
+            for (a, b) in shots {
+                prompt.push_str(&format!("{f}: {a}\n{t}: {b}\n\n"));
             }
-            Prompt::GemmaChat => format!(
-                "<start_of_turn>user\n{ask}\n\n{text}<end_of_turn>\n<start_of_turn>model\n"
-            ),
-            Prompt::ChatMl => {
-                format!("<|im_start|>user\n{ask}\n\n{text}<|im_end|>\n<|im_start|>assistant\n")
-            }
-            Prompt::Llama3Chat => format!(
-                "<|start_header_id|>user<|end_header_id|>\n\n{ask}\n\n{text}<|eot_id|>\
-                 <|start_header_id|>assistant<|end_header_id|>\n\n"
-            ),
-            Prompt::InstChat => format!("[INST] {ask}\n\n{text} [/INST]"),
+            prompt.push_str(&format!("{f}: {text}\n{t}:"));
+            return prompt;
         }
+        for (source, translation) in history {
+            prompt.push_str(&self.prompt.user(&ask(source)));
+            prompt.push_str(&self.prompt.answer());
+            prompt.push_str(translation);
+            prompt.push_str(self.prompt.end_of_answer());
+        }
+        prompt.push_str(&self.prompt.user(&ask(text)));
+        prompt.push_str(&self.prompt.answer());
+        prompt
     }
 
     /// Whether `token` ends a completion prompt's answer: it holds a newline.
@@ -280,12 +340,19 @@ impl LlmTranslator {
     /// The token ids of the prompt asking for `text` in `to`, BOS first where the model
     /// wants one.
     pub fn prompt_ids(&self, text: &str, from: Lang, to: Lang) -> Result<Vec<u32>> {
-        self.prompt_ids_for(text, from, to, false)
+        self.prompt_ids_for(text, from, to, &[], false)
     }
 
-    fn prompt_ids_for(&self, text: &str, from: Lang, to: Lang, insist: bool) -> Result<Vec<u32>> {
+    fn prompt_ids_for(
+        &self,
+        text: &str,
+        from: Lang,
+        to: Lang,
+        history: &[(String, String)],
+        insist: bool,
+    ) -> Result<Vec<u32>> {
         let mut ids: Vec<u32> = self.bos.into_iter().collect();
-        ids.extend(self.tokenize(&self.prompt_for(text, from, to, insist))?);
+        ids.extend(self.tokenize(&self.prompt_for(text, from, to, history, insist))?);
         Ok(ids)
     }
 
@@ -296,23 +363,18 @@ impl LlmTranslator {
             .map(|(out, _)| out)
     }
 
-    /// [`Self::complete`] starting from the longest prefix of `prompt` that `prefilled` holds;
-    /// also returns the cache after the prompt, for the next call.
+    /// [`Self::complete`] starting from the first `shared` tokens of `prefilled` (a prefix of
+    /// `prompt`); also returns everything run (the prompt and the answer) for the next call.
     fn complete_from(
         &self,
         prompt: &[u32],
         max_new: usize,
-        prefilled: Option<&Prefilled>,
+        prefilled: Option<(&Prefilled, usize)>,
     ) -> Result<(Vec<u32>, Prefilled)> {
         let mut cache = self.decoder.new_cache();
-        if let Some(p) = prefilled {
+        if let Some((p, shared)) = prefilled {
             // At least the prompt's last token runs again: its logits start the answer.
-            let shared = p
-                .tokens
-                .iter()
-                .zip(prompt)
-                .take_while(|(a, b)| a == b)
-                .count()
+            let shared = shared
                 .min(prompt.len().saturating_sub(1))
                 .min(p.cache.len());
             if shared > 0 {
@@ -324,10 +386,7 @@ impl LlmTranslator {
             .decoder
             .forward(&prompt[cache.len()..], &mut cache)
             .map_err(model_error)?;
-        let after_prompt = Prefilled {
-            tokens: prompt.to_vec(),
-            cache: cache.clone(),
-        };
+        let mut run = prompt.to_vec();
         let mut out: Vec<u32> = Vec::new();
         for _ in 0..max_new {
             let token = argmax(&logits);
@@ -343,21 +402,30 @@ impl LlmTranslator {
                 .decoder
                 .forward(&[token], &mut cache)
                 .map_err(model_error)?;
+            run.push(token);
         }
-        Ok((trim_repetition(&out), after_prompt))
+        Ok((trim_repetition(&out), Prefilled { tokens: run, cache }))
     }
 
-    /// The model's answer to the prompt for `sentence`, as one plain line. The first asking
-    /// starts from the pair's last prompt and leaves its own for the next.
-    fn answer(&self, sentence: &str, from: Lang, to: Lang, insist: bool) -> Result<String> {
-        let ids = self.prompt_ids_for(sentence, from, to, insist)?;
+    /// The model's answer to the prompt for `sentence` after `history`, as one plain line.
+    /// The first asking starts from the [`PromptCache`] and leaves what it ran there.
+    fn answer(
+        &self,
+        sentence: &str,
+        from: Lang,
+        to: Lang,
+        history: &[(String, String)],
+        insist: bool,
+    ) -> Result<String> {
+        let ids = self.prompt_ids_for(sentence, from, to, history, insist)?;
         let max_new = 3 * self.tokenize(sentence)?.len() + 16;
         let out = if insist {
             self.complete(&ids, max_new)?
         } else {
-            let last = self.prompts.get((from, to));
-            let (out, prefilled) = self.complete_from(&ids, max_new, last.as_deref())?;
-            self.prompts.put((from, to), prefilled);
+            let best = self.prompts.best(&ids);
+            let from_best = best.as_ref().map(|(p, n)| (p.as_ref(), *n));
+            let (out, run) = self.complete_from(&ids, max_new, from_best)?;
+            self.prompts.put(run);
             out
         };
         let text = self
@@ -369,12 +437,19 @@ impl LlmTranslator {
 
     /// The translation of one sentence: asked once, and once more, insisting, when the answer
     /// has a [`Flaw`] (the second answer is kept unless it is worse).
-    fn translate_one(&self, sentence: &str, from: Lang, to: Lang) -> Result<String> {
-        let first = self.answer(sentence, from, to, false)?;
+    fn translate_one(
+        &self,
+        sentence: &str,
+        from: Lang,
+        to: Lang,
+        history: &[(String, String)],
+    ) -> Result<String> {
+        let first = self.answer(sentence, from, to, history, false)?;
         let Some(flaw) = check(&first, sentence, from, to) else {
             return Ok(first);
         };
-        let second = self.answer(sentence, from, to, true)?;
+        // Without the history: a flawed answer may have followed a flawed earlier one.
+        let second = self.answer(sentence, from, to, &[], true)?;
         let again = check(&second, sentence, from, to);
         log_flaw(&self.id, sentence, &flaw, again.as_ref());
         Ok(match again {
@@ -415,10 +490,20 @@ impl SentenceTranslator for LlmTranslator {
         Ok(self.tokenize(text)?.len())
     }
 
-    fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
-        sentences
-            .iter()
-            .map(|sentence| self.translate_one(sentence, from, to))
-            .collect()
+    fn translate_sentences(
+        &self,
+        sentences: &[&str],
+        from: Lang,
+        to: Lang,
+        context: &Context,
+    ) -> Result<Vec<String>> {
+        let mut context = context.clone();
+        let mut out = Vec::with_capacity(sentences.len());
+        for sentence in sentences {
+            let translation = self.translate_one(sentence, from, to, context.turns())?;
+            context.push(*sentence, translation.as_str());
+            out.push(translation);
+        }
+        Ok(out)
     }
 }

@@ -6,7 +6,7 @@ use candle_nn::VarBuilder;
 use dragoman_core::{Lang, ModelSource};
 
 use super::{Family, SearchOptions, Seq2SeqConfig, Seq2SeqModel, generate};
-use crate::engine::SentenceTranslator;
+use crate::engine::{Context, SentenceTranslator};
 use crate::tokenizer::{M2M100_LANGUAGES, PieceTokenizer};
 use crate::{Error, Result};
 
@@ -220,7 +220,13 @@ impl SentenceTranslator for Seq2SeqTranslator {
         Ok(self.encode(text, from)?.len())
     }
 
-    fn translate_sentences(&self, sentences: &[&str], from: Lang, to: Lang) -> Result<Vec<String>> {
+    fn translate_sentences(
+        &self,
+        sentences: &[&str],
+        from: Lang,
+        to: Lang,
+        _context: &Context,
+    ) -> Result<Vec<String>> {
         if !self.supports(from, to) {
             return Err(Error::UnsupportedLanguagePair {
                 from: from.code().to_string(),
