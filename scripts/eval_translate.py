@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import unicodedata
 import zipfile
 
 import sacrebleu
@@ -68,7 +69,9 @@ def articles(page):
     for body in re.findall(r"<article[^>]*>(.*?)</article>", page, re.S):
         parts = re.findall(r"<(?:p|li)>(.*?)</(?:p|li)>", body, re.S)
         text = " ".join(re.sub(r"<[^>]+>", "", html.unescape(p)).strip() for p in parts)
-        out.append(re.sub(r"\s+", " ", text))
+        # Composed (NFC): the package spells Vietnamese decomposed, which chrF would count as
+        # different characters from the same letters composed.
+        out.append(unicodedata.normalize("NFC", re.sub(r"\s+", " ", text)))
     return out
 
 
@@ -85,7 +88,7 @@ def translate(binary, model, src, tgt, lines):
                          input="\n".join(lines) + "\n", capture_output=True, text=True)
     if out.returncode != 0:
         return None, out.stderr.strip().splitlines()[-1:]
-    hyps = out.stdout.split("\n")[: len(lines)]
+    hyps = [unicodedata.normalize("NFC", h) for h in out.stdout.split("\n")[: len(lines)]]
     return hyps, time.perf_counter() - start
 
 

@@ -15,6 +15,8 @@ use dragoman_core::engine::{
 use dragoman_core::text::sentences;
 use dragoman_core::{Error, Lang, Result};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::cache::{CacheKey, TranslationCache};
 
 /// A loaded model that translates sentences.
@@ -203,7 +205,9 @@ impl TranslationEngine {
         let route = self.route(from, to)?;
         let none = Context::default();
         let context = if route.len() == 1 { context } else { &none };
-        let mut current: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        // Composed characters: text from files and web pages may spell "ệ" as e + two
+        // combining marks, which models (and the sentence splitter) never saw in training.
+        let mut current: Vec<String> = texts.iter().map(|t| t.nfc().collect()).collect();
         for (model, a, b) in route {
             // Every text's sentences in one list, so the model batches across texts.
             let mut pieces: Vec<String> = Vec::new();

@@ -22,8 +22,9 @@ use std::sync::Arc;
 use candle_core::Device;
 use dragoman_core::Lang;
 use dragoman_core::engine::Translator;
-use dragoman_translate::engine::TranslationEngine;
+use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::llm::LlmTranslator;
+use dragoman_translate::llm::answer::check;
 
 const GGUF: &str = "gemma-3-270m-q4_k_m.gguf";
 
@@ -197,4 +198,54 @@ fn random_qwen2_gguf_matches_transformers() {
         .translate(&["Good morning."], Lang::EN, Lang::VI)
         .unwrap();
     assert_eq!(out.len(), 1);
+}
+
+/// An instruct model (Qwen2.5-Coder 0.5B, the smaller of the two in the catalog) on real
+/// sentences: Tatoeba English with numbers in them, and text with line breaks and markup. Each
+/// comes back as one plain line, in Spanish, with the source's numbers; a document's sentences
+/// are translated after one another (the conversation so far in the prompt cache) and agree
+/// with the same sentences translated after the same context from a cold start.
+#[test]
+fn instruct_model_answers_one_clean_line_per_sentence() {
+    let id = "qwen2.5-coder-0.5b-instruct-q4km";
+    let source = common::model(id);
+    let model = LlmTranslator::load(&source, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", id, &Device::Cpu)
+        .unwrap();
+    let pairs = std::fs::read_to_string(common::tatoeba_en_es()).unwrap();
+    let mut sentences: Vec<&str> = pairs
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|s| s.chars().any(|c| c.is_ascii_digit()) && s.split_whitespace().count() >= 6)
+        .step_by(97)
+        .take(6)
+        .collect();
+    assert_eq!(sentences.len(), 6);
+    sentences.push("Press <b>Enter</b> to continue.\nThen type your name.");
+    let engine = TranslationEngine::new(vec![Arc::new(model)]);
+    let out = engine.translate(&sentences, Lang::EN, Lang::ES).unwrap();
+    let cold = LlmTranslator::load(&source, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", id, &Device::Cpu)
+        .unwrap();
+    let mut context = Context::default();
+    for (sentence, translation) in sentences.iter().zip(&out).take(5) {
+        context.push(*sentence, translation.as_str());
+    }
+    let sixth = cold
+        .translate_sentences(&[sentences[5]], Lang::EN, Lang::ES, &context)
+        .unwrap();
+    assert_eq!(sixth[0], out[5], "warm and cold answers after the same context");
+    for (sentence, translation) in sentences.iter().zip(&out) {
+        eprintln!("{sentence:?} -> {translation:?}");
+        assert!(!translation.contains('\n'), "{translation:?}");
+        for piece in dragoman_core::text::sentences(translation) {
+            assert!(!piece.to_lowercase().starts_with("here is"), "{translation:?}");
+        }
+    }
+    // The one with markup keeps its tags (the source has them); the others pass every check.
+    for (sentence, translation) in sentences.iter().zip(&out).take(6) {
+        assert_eq!(
+            check(translation, sentence, Lang::EN, Lang::ES),
+            None,
+            "{sentence:?} -> {translation:?}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use dragoman_core::Lang;
 use dragoman_core::store::ModelStore;
-use dragoman_translate::engine::{SentenceTranslator, TranslationEngine};
+use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::models;
 
 #[derive(Debug, Args)]
@@ -27,6 +27,11 @@ pub(crate) struct TranslateArgs {
     /// Beam size (1 = greedy) of encoder-decoder models. Default: the model's own setting.
     #[arg(long)]
     beams: Option<usize>,
+    /// Translate each input line on its own. By default a line is translated after the
+    /// previous ones (an LLM reads the last few lines and their translations, so a document's
+    /// names and terms stay consistent).
+    #[arg(long)]
+    independent_lines: bool,
     /// Text to translate. Without it, standard input is translated line by line, one output
     /// line per input line, in order.
     text: Vec<String>,
@@ -64,10 +69,15 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut context = Context::default();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
-        writeln!(out, "{}", engine.translate_text(&line, from, to)?)?;
+        let translation = engine.translate_in_context(&line, from, to, &context)?;
+        writeln!(out, "{translation}")?;
         out.flush()?;
+        if !args.independent_lines {
+            context.push(line, translation);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use whatlang::Script;
 
 /// Why an answer is not an acceptable translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Flaw {
+pub enum Flaw {
     /// Nothing left after cleaning.
     Empty,
     /// The answer is the source again.
@@ -39,7 +39,7 @@ impl std::fmt::Display for Flaw {
 
 /// The answer as one line of plain text: markup the source did not have removed, a preamble
 /// line ("Here is the translation:") and wrapping quotes dropped, lines joined by spaces.
-pub(crate) fn plain(answer: &str, source: &str) -> String {
+pub fn plain(answer: &str, source: &str) -> String {
     let mut text = answer.to_string();
     if !source.contains('<') {
         text = strip_tags(&text);
@@ -89,7 +89,7 @@ fn strip_tags(text: &str) -> String {
 
 /// The first flaw of `answer` (already [`plain`]) as a translation of `source` from `from`
 /// into `to`; `None` when it passes.
-pub(crate) fn check(answer: &str, source: &str, from: Lang, to: Lang) -> Option<Flaw> {
+pub fn check(answer: &str, source: &str, from: Lang, to: Lang) -> Option<Flaw> {
     if answer.trim().is_empty() {
         return if source.trim().is_empty() {
             None

@@ -25,7 +25,7 @@ use crate::gguf_vocab::metadata;
 use crate::seq2seq::search::argmax;
 use crate::{Error, Result};
 
-mod answer;
+pub mod answer;
 mod decoder;
 
 use answer::{Flaw, check, plain};
