@@ -68,7 +68,13 @@ mod tests {
     fn splits_sentences() {
         assert_eq!(
             sentences("Hello there. How are you?  \"Fine!\" he said. 3.5 km… Ok"),
-            ["Hello there.", "How are you?", "\"Fine!\" he said.", "3.5 km…", "Ok"]
+            [
+                "Hello there.",
+                "How are you?",
+                "\"Fine!\" he said.",
+                "3.5 km…",
+                "Ok"
+            ]
         );
         assert_eq!(
             sentences("It starts at 10 a.m. tomorrow. Be there."),

@@ -19,8 +19,9 @@ use dragoman_translate::models;
 use dragoman_tts::engine::SpeechEngine;
 
 /// The engines of a room on the CPU: Whisper (`whisper-base` with 8-bit weights, as accurate
-/// as f32 on the live-caption benchmark and 3-4x faster per decode) with Silero VAD, every
-/// pulled translation model, espeak-ng plus every pulled neural voice.
+/// as f32 on the live-caption benchmark and 3-4x faster per decode) with Silero VAD, the pulled
+/// translation models fast enough for live captions ([`models::for_live_captions`]: every
+/// dedicated model and the fastest LLM), espeak-ng plus every pulled neural voice.
 pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
     let device = Device::Cpu;
     let whisper = WhisperModel::load_as(
@@ -32,10 +33,14 @@ pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
     .context("speech-to-text: `dragoman models pull whisper-base`")?;
     let vad = SileroVad::load_cpu(&store.source("silero-vad")?)
         .context("voice activity: `dragoman models pull silero-vad`")?;
-    let translators = CATALOG
+    let pulled: Vec<&str> = CATALOG
         .iter()
         .filter(|e| e.task == Task::Translation && store.manifest(e.id).is_some())
-        .map(|e| models::load(store, e.id, None, &device))
+        .map(|e| e.id)
+        .collect();
+    let translators = models::for_live_captions(&pulled)
+        .into_iter()
+        .map(|id| models::load(store, id, None, &device))
         .collect::<Result<Vec<_>, _>>()?;
     anyhow::ensure!(
         !translators.is_empty(),

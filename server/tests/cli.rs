@@ -47,7 +47,10 @@ fn list_shows_the_catalog_with_licences() {
         assert!(stdout.contains(id), "{id} missing from\n{stdout}");
     }
     // The default translator is marked as pulled by `dragoman models pull` with no id.
-    assert!(stdout.contains("qwen2.5-coder-1.5b-instruct-q4km*"), "{stdout}");
+    assert!(
+        stdout.contains("qwen2.5-coder-1.5b-instruct-q4km*"),
+        "{stdout}"
+    );
     let json = dragoman(home.path(), &["models", "list", "--json"]);
     let rows: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     let first = &rows[0];

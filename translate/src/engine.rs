@@ -441,8 +441,14 @@ mod tests {
 
     #[test]
     fn trims_repetition_loops() {
-        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7]), [1, 2, 7, 7, 7, 7, 7]);
-        assert_eq!(trim_repetition(&[1, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7]), [1, 2, 7]);
+        assert_eq!(
+            trim_repetition(&[1, 2, 7, 7, 7, 7, 7]),
+            [1, 2, 7, 7, 7, 7, 7]
+        );
+        assert_eq!(
+            trim_repetition(&[1, 2, 7, 7, 7, 7, 7, 7, 7, 7, 7]),
+            [1, 2, 7]
+        );
         assert_eq!(trim_repetition(&[1, 5, 6, 5, 6, 5, 6, 9]), [1, 5, 6]);
         assert_eq!(trim_repetition(&[1, 2, 2, 3]), [1, 2, 2, 3]);
         let phrase = [4, 5, 6, 7, 8, 9, 10];
@@ -461,6 +467,9 @@ mod tests {
         assert_eq!(context.turns().len(), Context::MAX_TURNS);
         context.push("last", "letzte");
         assert_eq!(context.turns().len(), Context::KEEP_TURNS);
-        assert_eq!(context.turns().last(), Some(&("last".into(), "letzte".into())));
+        assert_eq!(
+            context.turns().last(),
+            Some(&("last".into(), "letzte".into()))
+        );
     }
 }

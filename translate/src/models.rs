@@ -27,6 +27,31 @@ const LLMS: [&str; 3] = [
     "gemma3-270m-q4km",
 ];
 
+/// The LLMs by speed, fastest first: seconds per Tatoeba sentence through `dragoman translate`
+/// on 2 threads, Gemma 0.29, the 0.5B 0.57, the 1.5B 0.65-0.82 (README, "Offline translation").
+/// In a call on 2 cores the 1.5B's translations of one speaker's finals into two languages
+/// came 17 s after the sentence (p50), Gemma's 1.9 s.
+const LLMS_FASTEST_FIRST: [&str; 3] = [
+    "gemma3-270m-q4km",
+    "qwen2.5-coder-0.5b-instruct-q4km",
+    "qwen2.5-coder-1.5b-instruct-q4km",
+];
+
+/// The models among `pulled` that translate a live call's captions: every dedicated model
+/// (they keep up) and the fastest LLM. (An LLM is only used where no dedicated model has the
+/// pair, as in [`choose`].)
+pub fn for_live_captions<'a>(pulled: &[&'a str]) -> Vec<&'a str> {
+    let fastest_llm = LLMS_FASTEST_FIRST
+        .iter()
+        .find(|id| pulled.contains(id))
+        .copied();
+    pulled
+        .iter()
+        .copied()
+        .filter(|id| !LLMS.contains(id) || Some(*id) == fastest_llm)
+        .collect()
+}
+
 /// Whether catalog model `id` translates `from` into `to` by itself.
 pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
     if from == to {
@@ -188,6 +213,19 @@ mod tests {
                 de
             ),
             Some(vec!["qwen2.5-coder-1.5b-instruct-q4km".to_string()])
+        );
+        // Live captions: dedicated models and the fastest LLM.
+        assert_eq!(
+            for_live_captions(&[
+                "qwen2.5-coder-1.5b-instruct-q4km",
+                "opus-mt-vi-en",
+                "gemma3-270m-q4km",
+            ]),
+            ["opus-mt-vi-en", "gemma3-270m-q4km"]
+        );
+        assert_eq!(
+            for_live_captions(&["qwen2.5-coder-1.5b-instruct-q4km"]),
+            ["qwen2.5-coder-1.5b-instruct-q4km"]
         );
         // Every catalog translation model is known to `serves`.
         for entry in CATALOG.iter().filter(|e| e.task == Task::Translation) {

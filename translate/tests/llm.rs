@@ -209,8 +209,13 @@ fn random_qwen2_gguf_matches_transformers() {
 fn instruct_model_answers_one_clean_line_per_sentence() {
     let id = "qwen2.5-coder-0.5b-instruct-q4km";
     let source = common::model(id);
-    let model = LlmTranslator::load(&source, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", id, &Device::Cpu)
-        .unwrap();
+    let model = LlmTranslator::load(
+        &source,
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        id,
+        &Device::Cpu,
+    )
+    .unwrap();
     let pairs = std::fs::read_to_string(common::tatoeba_en_es()).unwrap();
     let mut sentences: Vec<&str> = pairs
         .lines()
@@ -223,8 +228,13 @@ fn instruct_model_answers_one_clean_line_per_sentence() {
     sentences.push("Press <b>Enter</b> to continue.\nThen type your name.");
     let engine = TranslationEngine::new(vec![Arc::new(model)]);
     let out = engine.translate(&sentences, Lang::EN, Lang::ES).unwrap();
-    let cold = LlmTranslator::load(&source, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", id, &Device::Cpu)
-        .unwrap();
+    let cold = LlmTranslator::load(
+        &source,
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        id,
+        &Device::Cpu,
+    )
+    .unwrap();
     let mut context = Context::default();
     for (sentence, translation) in sentences.iter().zip(&out).take(5) {
         context.push(*sentence, translation.as_str());
@@ -232,12 +242,18 @@ fn instruct_model_answers_one_clean_line_per_sentence() {
     let sixth = cold
         .translate_sentences(&[sentences[5]], Lang::EN, Lang::ES, &context)
         .unwrap();
-    assert_eq!(sixth[0], out[5], "warm and cold answers after the same context");
+    assert_eq!(
+        sixth[0], out[5],
+        "warm and cold answers after the same context"
+    );
     for (sentence, translation) in sentences.iter().zip(&out) {
         eprintln!("{sentence:?} -> {translation:?}");
         assert!(!translation.contains('\n'), "{translation:?}");
         for piece in dragoman_core::text::sentences(translation) {
-            assert!(!piece.to_lowercase().starts_with("here is"), "{translation:?}");
+            assert!(
+                !piece.to_lowercase().starts_with("here is"),
+                "{translation:?}"
+            );
         }
     }
     // The one with markup keeps its tags (the source has them); the others pass every check.

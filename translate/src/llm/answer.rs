@@ -49,7 +49,11 @@ pub fn plain(answer: &str, source: &str) -> String {
             text = text.replace(mark, "");
         }
     }
-    let mut lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     // A preamble is a first line ending in a colon with the answer after it.
     if lines.len() > 1 && lines[0].ends_with(':') && !source.trim_end().ends_with(':') {
         lines.remove(0);
@@ -59,7 +63,9 @@ pub fn plain(answer: &str, source: &str) -> String {
         let source = source.trim();
         let wrapped = |s: &str| s.starts_with(open) && s.ends_with(close) && s.chars().count() > 1;
         if wrapped(&line) && !wrapped(source) {
-            line = line[open.len_utf8()..line.len() - close.len_utf8()].trim().to_string();
+            line = line[open.len_utf8()..line.len() - close.len_utf8()]
+                .trim()
+                .to_string();
         }
     }
     line
@@ -227,13 +233,22 @@ mod tests {
             "Gute Zeit"
         );
         assert_eq!(
-            plain("**Guten** Morgen,\nwie geht's?", "Good morning, how are you?"),
+            plain(
+                "**Guten** Morgen,\nwie geht's?",
+                "Good morning, how are you?"
+            ),
             "Guten Morgen, wie geht's?"
         );
         // What the source has is kept: a tag, quotes, a comparison sign.
-        assert_eq!(plain("Drücken Sie <b>OK</b>.", "Press <b>OK</b>."), "Drücken Sie <b>OK</b>.");
+        assert_eq!(
+            plain("Drücken Sie <b>OK</b>.", "Press <b>OK</b>."),
+            "Drücken Sie <b>OK</b>."
+        );
         assert_eq!(plain("\"Hallo\"", "\"Hello\""), "\"Hallo\"");
-        assert_eq!(plain("wenn a < b und c > d", "if a < b and c > d"), "wenn a < b und c > d");
+        assert_eq!(
+            plain("wenn a < b und c > d", "if a < b and c > d"),
+            "wenn a < b und c > d"
+        );
     }
 
     #[test]
@@ -261,7 +276,11 @@ mod tests {
 
     #[test]
     fn human_translations_pass_and_failures_are_caught() {
-        for (text, to) in [(UDHR_DE, Lang::DE), (UDHR_VI, Lang::VI), (UDHR_ES, Lang::ES)] {
+        for (text, to) in [
+            (UDHR_DE, Lang::DE),
+            (UDHR_VI, Lang::VI),
+            (UDHR_ES, Lang::ES),
+        ] {
             assert_eq!(check(text, UDHR_EN, Lang::EN, to), None, "{text}");
             assert_eq!(check(UDHR_EN, text, to, Lang::EN), None, "{text}");
         }
@@ -275,11 +294,21 @@ mod tests {
         );
         // Qwen's drift into Chinese.
         assert!(matches!(
-            check("Alle Menschen sind 生而自由 und gleich.", "All people are born free and equal.", Lang::EN, Lang::DE),
+            check(
+                "Alle Menschen sind 生而自由 und gleich.",
+                "All people are born free and equal.",
+                Lang::EN,
+                Lang::DE
+            ),
             Some(Flaw::WrongScript(_))
         ));
         assert_eq!(
-            check("Ich habe um 7 Uhr gegessen.", "I ate at 7:30.", Lang::EN, Lang::DE),
+            check(
+                "Ich habe um 7 Uhr gegessen.",
+                "I ate at 7:30.",
+                Lang::EN,
+                Lang::DE
+            ),
             Some(Flaw::Dropped(vec!["30".into()]))
         );
         assert_eq!(check("Tom.", "Tom.", Lang::EN, Lang::DE), None);

@@ -290,7 +290,9 @@ impl LlmTranslator {
                      line, keeping numbers, names and web addresses exactly as written.\n\n{text}"
                 )
             } else {
-                format!("Translate this {f} text into {t}. Reply with the translation only.\n\n{text}")
+                format!(
+                    "Translate this {f} text into {t}. Reply with the translation only.\n\n{text}"
+                )
             }
         };
         let mut prompt = String::new();
@@ -309,7 +311,10 @@ impl LlmTranslator {
             };
             let shots: Vec<(&str, &str)> = match (history, example(from), example(to)) {
                 ([], Some(a), Some(b)) => vec![(a, b)],
-                _ => history.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect(),
+                _ => history
+                    .iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect(),
             };
             for (a, b) in shots {
                 prompt.push_str(&format!("{f}: {a}\n{t}: {b}\n\n"));
