@@ -71,6 +71,8 @@ struct Heard {
     originals: Vec<(Instant, String, u64, f64)>,
     /// `(arrival, speaker, caption id)` of final German translations.
     translations: Vec<(Instant, String, u64)>,
+    /// Seconds from the first German final of a caption to its refined translation.
+    refined: Vec<f64>,
     /// `(arrival, speaker)` of German speech packets.
     speech: Vec<(Instant, String)>,
     /// Audio the room told a speaker it dropped, in ms.
@@ -134,6 +136,15 @@ async fn main() -> anyhow::Result<()> {
                         ClientEvent::Caption(c) if c.is_final && !c.is_translation() => {
                             let end = c.end_ms.unwrap_or(0) as f64 / 1000.0;
                             h.originals.push((now, c.speaker, c.caption_id, end));
+                        }
+                        ClientEvent::Caption(c) if c.refined && c.lang == "de" => {
+                            let first = h.translations.iter().find(|(_, speaker, id)| {
+                                *speaker == c.speaker && *id == c.caption_id
+                            });
+                            if let Some((at, _, _)) = first {
+                                let after = now.duration_since(*at).as_secs_f64();
+                                h.refined.push(after);
+                            }
                         }
                         ClientEvent::Caption(c) if c.is_final && c.lang == "de" => {
                             h.translations.push((now, c.speaker, c.caption_id));
@@ -286,12 +297,14 @@ async fn main() -> anyhow::Result<()> {
     let all = |f: fn(&Sample) -> Option<f64>| samples.iter().filter_map(f).collect::<Vec<_>>();
     let (_, peak) = memory_mb();
     println!(
-        "whole call: {clips} clips; final caption {}; translated {}; first speech {}; {} finals, {} translations heard; audio dropped: {} packets, speakers told of {} ms; peak RSS {peak:.0} MB",
+        "whole call: {clips} clips; final caption {}; translated {}; first speech {}; {} finals, {} translations heard, {} refined ({} after the first); audio dropped: {} packets, speakers told of {} ms; peak RSS {peak:.0} MB",
         stat(all(|s| s.original)),
         stat(all(|s| s.translated)),
         stat(all(|s| s.speech)),
         h.originals.len(),
         h.translations.len(),
+        h.refined.len(),
+        stat(h.refined.clone()),
         room.stats().pipeline_drops,
         h.shed_ms,
     );

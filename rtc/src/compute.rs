@@ -10,8 +10,11 @@
 //! 3. [`Priority::Stream`]: speech-to-text decodes (the source of every caption; each takes
 //!    all the audio that arrived since the last one, so a late decode costs latency, not work);
 //! 4. [`Priority::Partial`]: translating a partial caption. Never waited for: it runs only when
-//!    a slot is free and nobody else waits ([`ComputeGate::try_run`]); otherwise it is skipped
-//!    (a newer revision of the caption, or its final, comes soon).
+//!    a slot is free and nothing more urgent waits ([`ComputeGate::try_run`]); otherwise it is
+//!    skipped (a newer revision of the caption, or its final, comes soon);
+//! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
+//!    in place of the first translation. Waits until no other model job runs or waits, so that
+//!    a long refinement starts only in a lull of the live work.
 //!
 //! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
 //! job (admission and release), never per media packet.
@@ -29,9 +32,11 @@ pub enum Priority {
     Stream,
     /// Translation of a partial caption: only when nothing else waits.
     Partial,
+    /// A final translated again by the stronger model: only when no other job runs.
+    Refine,
 }
 
-const LEVELS: usize = 4;
+const LEVELS: usize = 5;
 
 #[derive(Debug, Default)]
 struct State {
@@ -43,7 +48,12 @@ struct State {
 impl State {
     /// Whether a job of `priority` may start now.
     fn admits(&self, priority: Priority, slots: usize) -> bool {
-        self.running < slots && self.waiting[..priority as usize].iter().all(|&w| w == 0)
+        let limit = if priority == Priority::Refine {
+            1
+        } else {
+            slots
+        };
+        self.running < limit && self.waiting[..priority as usize].iter().all(|&w| w == 0)
     }
 }
 
@@ -103,11 +113,11 @@ impl ComputeGate {
         job()
     }
 
-    /// Runs `job` only if it can start at once (a slot is free and nothing waits); `None`
-    /// when it was skipped.
+    /// Runs `job` only if it can start at once (a slot is free and nothing more urgent
+    /// waits); `None` when it was skipped.
     pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
         let mut state = self.lock();
-        let free = state.admits(priority, self.slots) && state.waiting.iter().all(|&w| w == 0);
+        let free = state.admits(priority, self.slots);
         if !free {
             state.skipped += 1;
             return None;
@@ -202,5 +212,37 @@ mod tests {
         assert_eq!(order, vec![Priority::Final, Priority::Stream]);
         // Idle again: a partial runs.
         assert_eq!(gate.try_run(Priority::Partial, || 7), Some(7));
+    }
+
+    #[test]
+    fn a_refinement_waits_until_no_other_job_runs() {
+        let gate = Arc::new(ComputeGate::new(2));
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let holder = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.run(Priority::Stream, || {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                })
+            })
+        };
+        started_rx.recv().unwrap();
+        let (done_tx, done_rx) = mpsc::channel();
+        let refine = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.run(Priority::Refine, || done_tx.send(()).unwrap()))
+        };
+        while gate.lock().waiting[Priority::Refine as usize] == 0 {
+            std::thread::yield_now();
+        }
+        // A slot is free, yet the refinement waits; a partial (more urgent) still runs.
+        assert_eq!(gate.try_run(Priority::Partial, || 1), Some(1));
+        assert!(done_rx.try_recv().is_err());
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        refine.join().unwrap();
+        assert!(done_rx.try_recv().is_ok());
     }
 }

@@ -40,7 +40,7 @@ use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
 use crate::compute::{ComputeGate, Priority};
-use crate::queue::{DropOldestSender, Drops, drop_oldest};
+use crate::queue::{DropOldestReceiver, DropOldestSender, Drops, drop_oldest};
 
 /// The engines a pipeline runs. Models are shared (`Arc`): one copy serves every room; each
 /// track gets its own sessions. So is the gate their work passes ([`ComputeGate`]): make one
@@ -51,6 +51,9 @@ pub struct Engines {
     pub stt: Arc<dyn SpeechToText>,
     /// Caption translation.
     pub translator: Arc<dyn Translator>,
+    /// A stronger (slower) translator that translates final captions again when the CPU has a
+    /// lull; its translation replaces the first one ([`TrackCaption::refined`]).
+    pub refiner: Option<Arc<dyn Translator>>,
     /// Text-to-speech.
     pub tts: Arc<dyn TextToSpeech>,
     /// Admission of model work, shared by every pipeline of the process.
@@ -129,6 +132,9 @@ pub struct TrackCaption {
     pub start: StreamTime,
     /// Where it ends (finals of the original).
     pub end: Option<StreamTime>,
+    /// A final translated again by the stronger model ([`Engines::refiner`]): it replaces
+    /// the final of a lower revision.
+    pub refined: bool,
 }
 
 impl TrackCaption {
@@ -207,6 +213,10 @@ struct SourceCaption {
 /// Bound of the text queues between threads (captions are small; a full queue waits).
 const TEXT_QUEUE: usize = 256;
 
+/// Finals waiting to be refined; past this the oldest are dropped (their first translation
+/// stands) and counted.
+const REFINE_QUEUE: usize = 16;
+
 impl TrackPipeline {
     /// Starts the pipeline's threads (named after `name`); events go to `sink`. Audio goes in
     /// through the returned input, which the packet reader owns: no lock per packet. Dropping
@@ -231,7 +241,23 @@ impl TrackPipeline {
                 .spawn(body)
                 .map_err(|e| Error::io(format!("starting the {stage} thread of {name}"), e))
         };
-        let mut threads = Vec::with_capacity(3);
+        let mut threads = Vec::with_capacity(4);
+        let refine = match &engines.refiner {
+            Some(refiner) => {
+                let (jobs_tx, jobs_rx) = drop_oldest::<RefineJob>(REFINE_QUEUE);
+                let mut stage = RefineStage {
+                    refiner: refiner.clone(),
+                    compute: engines.compute.clone(),
+                    sessions: HashMap::new(),
+                    refused: HashSet::new(),
+                    sink: sink.clone(),
+                    dropped_reported: 0,
+                };
+                threads.push(spawn("refine", Box::new(move || stage.run(&jobs_rx)))?);
+                Some(jobs_tx)
+            }
+            None => None,
+        };
         {
             let sink = sink.clone();
             let mut stage =
@@ -250,6 +276,7 @@ impl TrackPipeline {
                 refused: HashSet::new(),
                 sink: sink.clone(),
                 speech: speech_tx,
+                refine,
             };
             threads.push(spawn("translate", Box::new(move || stage.run(&text_rx)))?);
         }
@@ -523,6 +550,7 @@ impl SttStage {
                 is_final: caption.is_final,
                 start: caption.start,
                 end,
+                refined: false,
             }));
             if let Some(elapsed) = end.and_then(|end| self.since_pushed(end)) {
                 (self.sink)(PipelineEvent::Latency {
@@ -568,6 +596,8 @@ struct TranslateStage {
     refused: HashSet<(Lang, Lang)>,
     sink: EventSink,
     speech: Sender<(Lang, String)>,
+    /// Finals for the refine stage, where there is a refiner.
+    refine: Option<DropOldestSender<RefineJob>>,
 }
 
 impl TranslateStage {
@@ -662,6 +692,17 @@ impl TranslateStage {
                     .map_err(|_| Error::Internal("the speak thread stopped".into()))?;
             }
             if targets.captions.contains(&to) {
+                if let (true, Some(refine)) = (event.is_final, &self.refine) {
+                    let job = RefineJob {
+                        caption: caption.clone(),
+                        from,
+                        to,
+                        revision: event.revision,
+                        first: event.text.clone(),
+                    };
+                    // A gone receiver means the refine thread ended; its error was reported.
+                    let _ = refine.push(job);
+                }
                 (self.sink)(PipelineEvent::Caption(TrackCaption {
                     caption_id: event.caption_id,
                     revision: event.revision,
@@ -671,6 +712,102 @@ impl TranslateStage {
                     is_final: event.is_final,
                     start: caption.start,
                     end: None,
+                    refined: false,
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A final caption to translate again with the refiner.
+struct RefineJob {
+    caption: CaptionText,
+    from: Lang,
+    to: Lang,
+    /// The revision of the first translation's final.
+    revision: u32,
+    /// The first translation.
+    first: String,
+}
+
+/// Finals translated again by [`Engines::refiner`], one session per language pair (so the
+/// refiner reads the speaker's previous finals too), each when no other model job runs
+/// ([`Priority::Refine`]). A refined translation that differs from the first goes out as the
+/// caption's next revision, final and [`TrackCaption::refined`]. Speech keeps the first
+/// translation (it was spoken already). When the CPU has no lull for long, the oldest waiting
+/// finals are dropped from the queue and reported; their first translation stands.
+struct RefineStage {
+    refiner: Arc<dyn Translator>,
+    compute: Arc<ComputeGate>,
+    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
+    refused: HashSet<(Lang, Lang)>,
+    sink: EventSink,
+    dropped_reported: u64,
+}
+
+impl RefineStage {
+    fn run(&mut self, jobs: &DropOldestReceiver<RefineJob>) {
+        loop {
+            let job = match jobs.recv_timeout(Duration::from_secs(1)) {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(_) => break,
+            };
+            if let Err(e) = self.refine(&job) {
+                (self.sink)(PipelineEvent::Error {
+                    stage: "refine",
+                    message: e.to_string(),
+                });
+            }
+            let dropped = jobs.dropped();
+            if dropped > self.dropped_reported {
+                (self.sink)(PipelineEvent::Error {
+                    stage: "refine",
+                    message: format!(
+                        "{} final captions kept their first translation: no lull to refine them",
+                        dropped - self.dropped_reported
+                    ),
+                });
+                self.dropped_reported = dropped;
+            }
+        }
+    }
+
+    fn refine(&mut self, job: &RefineJob) -> Result<()> {
+        let pair = (job.from, job.to);
+        if self.refused.contains(&pair) {
+            return Ok(());
+        }
+        let session = match self.sessions.entry(pair) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                match self
+                    .refiner
+                    .new_session(&TranslationOptions::new(job.from, job.to))
+                {
+                    Ok(session) => e.insert(session),
+                    Err(err) => {
+                        self.refused.insert(pair);
+                        return Err(err);
+                    }
+                }
+            }
+        };
+        self.compute
+            .run(Priority::Refine, || session.push_text(&job.caption))?;
+        while let Some(event) = session.poll_event() {
+            if event.is_final && event.text.trim() != job.first.trim() {
+                (self.sink)(PipelineEvent::Caption(TrackCaption {
+                    caption_id: job.caption.caption_id,
+                    revision: job.revision + 1,
+                    lang: Some(job.to),
+                    source_lang: Some(job.from),
+                    text: event.text,
+                    is_final: true,
+                    start: job.caption.start,
+                    end: None,
+                    refined: true,
                 }));
             }
         }

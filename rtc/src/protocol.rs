@@ -195,6 +195,10 @@ pub struct Caption {
     /// Where it ends (finals of the original only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_ms: Option<u64>,
+    /// A final translated again by the stronger model after the first final: it replaces
+    /// that one (in captions and transcripts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refined: bool,
 }
 
 impl Caption {

@@ -10,13 +10,22 @@ use std::sync::{Arc, Mutex};
 use common::{decode_packets, engines, hear, opus_packets, recording, word_error_rate};
 use dragoman_core::Lang;
 use dragoman_rtc::pipeline::{
-    PipelineEvent, PipelineInput, PipelineOptions, Targets, TrackCaption, TrackPipeline,
+    Engines, PipelineEvent, PipelineInput, PipelineOptions, Targets, TrackCaption, TrackPipeline,
 };
 use dragoman_stt::eval::{char_errors, normalize_words};
 
 /// Runs the pipeline over `packets` (a large queue: the test feeds faster than real time) and
 /// returns its events.
 fn run(packets: Vec<dragoman_rtc::pipeline::OpusPacket>, targets: Targets) -> Vec<PipelineEvent> {
+    run_on(&engines(), packets, targets)
+}
+
+/// [`run`] on `engines`.
+fn run_on(
+    engines: &Engines,
+    packets: Vec<dragoman_rtc::pipeline::OpusPacket>,
+    targets: Targets,
+) -> Vec<PipelineEvent> {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let events = events.clone();
@@ -25,8 +34,7 @@ fn run(packets: Vec<dragoman_rtc::pipeline::OpusPacket>, targets: Targets) -> Ve
     let mut options = PipelineOptions::default();
     options.spoken = Some(Lang::EN);
     options.audio_queue = 100_000;
-    let (pipeline, input) =
-        TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
+    let (pipeline, input) = TrackPipeline::start("test", engines, options, targets, sink).unwrap();
     for packet in packets {
         input.push(packet);
     }
@@ -101,6 +109,40 @@ fn captions_translations_and_speech_come_out_of_opus_packets() {
     let (wrong, chars) = char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
     eprintln!("german speech: CER {wrong}/{chars} | {spoken}");
     assert!(wrong * 2 <= chars, "CER {wrong}/{chars}");
+}
+
+/// A stronger model refines the finals: Qwen2.5-Coder 0.5B Instruct here, after Gemma 3 270M.
+/// Each refined German caption comes after its caption's first final, one revision later, with
+/// other words; nothing fails.
+#[test]
+fn finals_are_refined_by_the_stronger_model() {
+    let mut engines = engines();
+    engines.refiner = Some(common::refiner());
+    let (audio, _, _) = recording(2, 0.8);
+    let targets = Targets {
+        captions: [Lang::EN, Lang::DE].into(),
+        speech: Default::default(),
+    };
+    let events = run_on(&engines, opus_packets(&audio, 65_500), targets);
+    let errors: Vec<&PipelineEvent> = events
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::Error { .. }))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let german = finals(&events, Lang::DE);
+    let refined: Vec<&TrackCaption> = german.iter().filter(|c| c.refined).collect();
+    assert!(!refined.is_empty(), "{german:?}");
+    for r in refined {
+        let first = german
+            .iter()
+            .position(|c| !c.refined && c.caption_id == r.caption_id)
+            .expect("the first final comes before its refinement");
+        let at = german.iter().position(|c| c == r).unwrap();
+        assert!(first < at);
+        assert_eq!(r.revision, german[first].revision + 1);
+        assert_ne!(r.text, german[first].text);
+        eprintln!("  [{}] {} => {}", r.caption_id, german[first].text, r.text);
+    }
 }
 
 #[test]

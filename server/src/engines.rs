@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use candle_core::Device;
-use dragoman_core::engine::{SttOptions, TtsOptions};
+use dragoman_core::engine::{SttOptions, Translator, TtsOptions};
 use dragoman_core::store::ModelStore;
 use dragoman_core::store::catalog::{CATALOG, Task};
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
@@ -21,7 +21,8 @@ use dragoman_tts::engine::SpeechEngine;
 /// The engines of a room on the CPU: Whisper (`whisper-base` with 8-bit weights, as accurate
 /// as f32 on the live-caption benchmark and 3-4x faster per decode) with Silero VAD, the pulled
 /// translation models fast enough for live captions ([`models::for_live_captions`]: every
-/// dedicated model and the fastest LLM), espeak-ng plus every pulled neural voice.
+/// dedicated model and the fastest LLM) and the strongest pulled LLM, where it is another, to
+/// refine their finals ([`models::refiner`]), espeak-ng plus every pulled neural voice.
 pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
     let device = Device::Cpu;
     let whisper = WhisperModel::load_as(
@@ -42,6 +43,13 @@ pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
         .into_iter()
         .map(|id| models::load(store, id, None, &device))
         .collect::<Result<Vec<_>, _>>()?;
+    let refiner = match models::refiner(&pulled) {
+        Some(id) => {
+            let model = models::load(store, id, None, &device)?;
+            Some(Arc::new(TranslationEngine::new(vec![model])) as Arc<dyn Translator>)
+        }
+        None => None,
+    };
     anyhow::ensure!(
         !translators.is_empty(),
         "no translation model: `dragoman models pull` fetches the default"
@@ -49,6 +57,7 @@ pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
     Ok(Engines {
         stt: Arc::new(WhisperStt::new(whisper, vad, StreamOptions::default())),
         translator: Arc::new(TranslationEngine::new(translators)),
+        refiner,
         tts: Arc::new(SpeechEngine::with_pulled_voices(store, &device)?),
         compute: Arc::new(ComputeGate::default()),
     })

@@ -364,6 +364,29 @@ async fn transcripts_in_three_formats() {
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["speaker_name"], "AN");
 
+    // A refined translation replaces the first one of the same caption and language.
+    state
+        .db
+        .append_transcript(
+            "standup",
+            &[line("an", 0, "en", "vi", "Good morning, everyone", t0)],
+        )
+        .await
+        .unwrap();
+    let reply = call(&state, "GET", "/v1/rooms/standup/transcript", ADMIN, None).await;
+    let texts: Vec<String> = reply.json()["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(
+        texts.contains(&"Good morning, everyone".to_string()),
+        "{texts:?}"
+    );
+    assert!(!texts.contains(&"Good morning".to_string()), "{texts:?}");
+
     let reply = call(
         &state,
         "GET",

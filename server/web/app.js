@@ -880,7 +880,8 @@ class CaptionBoard {
       if (original) entry.body.prepend(line);
       else entry.body.append(line);
     }
-    if (line.dataset.final === 'true') return; // a final is the caption's last word
+    // A final is the caption's last word, unless the stronger model refined it since.
+    if (line.dataset.final === 'true' && !c.refined) return;
     if (line.dataset.lang === c.lang && Number(line.dataset.revision) > c.revision) return; // stale
     const now = String(Date.now());
     if (!line.dataset.firstAt) line.dataset.firstAt = now;
@@ -888,6 +889,8 @@ class CaptionBoard {
     line.dataset.sourceLang = c.source_lang;
     line.dataset.revision = String(c.revision);
     line.dataset.final = String(Boolean(c.is_final));
+    line.classList.toggle('refined', Boolean(c.refined));
+    if (c.refined) line.title = 'Translated again by the stronger model';
     if (c.is_final) line.dataset.finalAt = now;
     line.querySelector('.lang').textContent = c.lang === 'und' ? '…' : c.lang.toUpperCase();
     line.querySelector('.text').textContent = c.text;

@@ -52,6 +52,18 @@ pub fn for_live_captions<'a>(pulled: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// The LLM among `pulled` that refines a live call's final captions: the strongest pulled, when
+/// it is not the one [`for_live_captions`] chose.
+pub fn refiner<'a>(pulled: &[&'a str]) -> Option<&'a str> {
+    let live = for_live_captions(pulled);
+    pulled
+        .iter()
+        .copied()
+        .filter(|id| LLMS.contains(id))
+        .min_by_key(|id| LLMS.iter().position(|l| l == id))
+        .filter(|id| !live.contains(id))
+}
+
 /// Whether catalog model `id` translates `from` into `to` by itself.
 pub fn serves(id: &str, from: Lang, to: Lang) -> bool {
     if from == to {
@@ -227,6 +239,13 @@ mod tests {
             for_live_captions(&["qwen2.5-coder-1.5b-instruct-q4km"]),
             ["qwen2.5-coder-1.5b-instruct-q4km"]
         );
+        // ... and the strongest LLM refines their finals, where it is another.
+        assert_eq!(
+            refiner(&["gemma3-270m-q4km", "qwen2.5-coder-1.5b-instruct-q4km"]),
+            Some("qwen2.5-coder-1.5b-instruct-q4km")
+        );
+        assert_eq!(refiner(&["qwen2.5-coder-1.5b-instruct-q4km"]), None);
+        assert_eq!(refiner(&["gemma3-270m-q4km", "opus-mt-vi-en"]), None);
         // Every catalog translation model is known to `serves`.
         for entry in CATALOG.iter().filter(|e| e.task == Task::Translation) {
             let known = Lang::all().any(|a| Lang::all().any(|b| serves(entry.id, a, b)));

@@ -686,6 +686,7 @@ impl Inner {
             is_final: caption.is_final,
             start_ms: caption.start.as_duration().as_millis() as u64,
             end_ms: caption.end.map(|e| e.as_duration().as_millis() as u64),
+            refined: caption.refined,
         };
         let wire = ServerMessage::Caption(message.clone());
         let json = crate::protocol::to_json(&wire);

@@ -82,11 +82,23 @@ pub(crate) fn engines() -> Engines {
             Engines {
                 stt,
                 translator,
+                refiner: None,
                 tts,
                 compute: Arc::new(ComputeGate::default()),
             }
         })
         .clone()
+}
+
+/// The stronger translator that refines finals in the refinement test: Qwen2.5-Coder 0.5B
+/// Instruct (the smallest instruct model in the catalog).
+pub(crate) fn refiner() -> Arc<dyn Translator> {
+    const REFINER: &str = "qwen2.5-coder-0.5b-instruct-q4km";
+    let (store, options) = store();
+    store.pull(REFINER, &options, &()).expect("pull model");
+    Arc::new(TranslationEngine::new(vec![
+        models::load(&store, REFINER, None, &Device::Cpu).unwrap(),
+    ]))
 }
 
 /// LibriVox clips back to back at 48 kHz with `gap` seconds of silence around each, their

@@ -117,10 +117,22 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Appends lines to `room`'s transcript, in one transaction.
+    /// Appends lines to `room`'s transcript, in one transaction. A line replaces one of the
+    /// same caption, language and start (a final translation refined by the stronger model).
     pub async fn append_transcript(&self, room: &str, lines: &[TranscriptLine]) -> DbResult<()> {
         let mut tx = self.pool.begin().await?;
         for line in lines {
+            sqlx::query(
+                "DELETE FROM transcript_lines WHERE room = $1 AND speaker = $2 AND caption_id = $3 \
+                 AND lang = $4 AND started_at_ms = $5",
+            )
+            .bind(room)
+            .bind(&line.speaker)
+            .bind(line.caption_id)
+            .bind(&line.lang)
+            .bind(line.started_at_ms)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO transcript_lines (id, room, speaker, speaker_name, caption_id, lang, \
                  source_lang, text, started_at_ms, ended_at_ms) \

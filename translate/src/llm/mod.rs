@@ -324,12 +324,12 @@ impl LlmTranslator {
         }
         for (source, translation) in history {
             prompt.push_str(&self.prompt.user(&ask(source)));
-            prompt.push_str(&self.prompt.answer());
+            prompt.push_str(self.prompt.answer());
             prompt.push_str(translation);
             prompt.push_str(self.prompt.end_of_answer());
         }
         prompt.push_str(&self.prompt.user(&ask(text)));
-        prompt.push_str(&self.prompt.answer());
+        prompt.push_str(self.prompt.answer());
         prompt
     }
 
