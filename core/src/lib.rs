@@ -30,6 +30,7 @@ pub mod audio;
 pub mod decode;
 pub mod engine;
 pub mod error;
+pub mod glossary;
 pub mod lang;
 pub mod model_source;
 pub mod resample;
@@ -40,6 +41,7 @@ pub mod transcript;
 
 pub use audio::{AudioBuffer, AudioChunk, SampleRate, StreamTime};
 pub use error::{AudioFileError, Error, Result};
+pub use glossary::Glossary;
 pub use lang::Lang;
 pub use model_source::ModelSource;
 pub use transcript::{Segment, Transcript};

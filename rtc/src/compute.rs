@@ -13,13 +13,18 @@
 //!    a slot is free and nothing more urgent waits ([`ComputeGate::try_run`]); otherwise it is
 //!    skipped (a newer revision of the caption, or its final, comes soon);
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
-//!    in place of the first translation. Waits until no other model job runs or waits, so that
-//!    a long refinement starts only in a lull of the live work.
+//!    in place of the first translation. Waits for a lull: no other model job running or
+//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every second), because
+//!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
 //!
 //! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
 //! job (admission and release), never per media packet.
 
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long the gate must have been without other model work before a refinement starts.
+pub const LULL: Duration = Duration::from_millis(1500);
 
 /// How urgent a model job is; see the [module docs](self). Earlier variants go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,17 +48,19 @@ struct State {
     running: usize,
     waiting: [usize; LEVELS],
     skipped: u64,
+    /// When the last job other than a refinement ended.
+    live_work_ended: Option<Instant>,
 }
 
 impl State {
     /// Whether a job of `priority` may start now.
     fn admits(&self, priority: Priority, slots: usize) -> bool {
-        let limit = if priority == Priority::Refine {
-            1
-        } else {
-            slots
-        };
-        self.running < limit && self.waiting[..priority as usize].iter().all(|&w| w == 0)
+        let more_urgent_waits = self.waiting[..priority as usize].iter().any(|&w| w > 0);
+        if priority == Priority::Refine {
+            let lull = self.live_work_ended.is_none_or(|t| t.elapsed() >= LULL);
+            return self.running == 0 && !more_urgent_waits && lull;
+        }
+        self.running < slots && !more_urgent_waits
     }
 }
 
@@ -101,15 +108,22 @@ impl ComputeGate {
         let mut state = self.lock();
         state.waiting[priority as usize] += 1;
         while !state.admits(priority, self.slots) {
-            state = self
-                .released
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
+            state = if priority == Priority::Refine {
+                // A lull ends without a release to wake it: look again when it may have.
+                self.released
+                    .wait_timeout(state, LULL)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            } else {
+                self.released
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner)
+            };
         }
         state.waiting[priority as usize] -= 1;
         state.running += 1;
         drop(state);
-        let _slot = Slot(self);
+        let _slot = Slot(self, priority);
         job()
     }
 
@@ -124,17 +138,22 @@ impl ComputeGate {
         }
         state.running += 1;
         drop(state);
-        let _slot = Slot(self);
+        let _slot = Slot(self, priority);
         Some(job())
     }
 }
 
 /// A running job's slot, given back when the job ends (or unwinds).
-struct Slot<'a>(&'a ComputeGate);
+struct Slot<'a>(&'a ComputeGate, Priority);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.lock().running -= 1;
+        let mut state = self.0.lock();
+        state.running -= 1;
+        if self.1 != Priority::Refine {
+            state.live_work_ended = Some(Instant::now());
+        }
+        drop(state);
         self.0.released.notify_all();
     }
 }
@@ -215,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn a_refinement_waits_until_no_other_job_runs() {
+    fn a_refinement_waits_for_a_lull() {
         let gate = Arc::new(ComputeGate::new(2));
         let (started_tx, started_rx) = mpsc::channel();
         let (release_tx, release_rx) = mpsc::channel::<()>();
@@ -240,9 +259,12 @@ mod tests {
         // A slot is free, yet the refinement waits; a partial (more urgent) still runs.
         assert_eq!(gate.try_run(Priority::Partial, || 1), Some(1));
         assert!(done_rx.try_recv().is_err());
+        let released = std::time::Instant::now();
         release_tx.send(()).unwrap();
         holder.join().unwrap();
         refine.join().unwrap();
         assert!(done_rx.try_recv().is_ok());
+        // ... and after the last job, for a lull.
+        assert!(released.elapsed() >= LULL);
     }
 }

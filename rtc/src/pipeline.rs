@@ -36,7 +36,7 @@ use dragoman_core::engine::{
 };
 use dragoman_core::resample::StreamResampler;
 use dragoman_core::text::sentences;
-use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
+use dragoman_core::{AudioChunk, Error, Glossary, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
 use crate::compute::{ComputeGate, Priority};
@@ -90,6 +90,8 @@ pub struct PipelineOptions {
     pub idle_flush: Duration,
     /// The most silence fed in per pause. Defaults to 2 s (enough to end an utterance).
     pub max_idle_fill: Duration,
+    /// Terms the translations keep or translate a fixed way (the room's). Default: none.
+    pub glossary: Glossary,
 }
 
 impl Default for PipelineOptions {
@@ -99,6 +101,7 @@ impl Default for PipelineOptions {
             audio_queue: 500,
             idle_flush: Duration::from_millis(300),
             max_idle_fill: Duration::from_secs(2),
+            glossary: Glossary::default(),
         }
     }
 }
@@ -242,14 +245,13 @@ impl TrackPipeline {
                 .map_err(|e| Error::io(format!("starting the {stage} thread of {name}"), e))
         };
         let mut threads = Vec::with_capacity(4);
+        let glossary = options.glossary.clone();
         let refine = match &engines.refiner {
             Some(refiner) => {
                 let (jobs_tx, jobs_rx) = drop_oldest::<RefineJob>(REFINE_QUEUE);
                 let mut stage = RefineStage {
-                    refiner: refiner.clone(),
+                    sessions: Sessions::new(refiner.clone(), glossary.clone()),
                     compute: engines.compute.clone(),
-                    sessions: HashMap::new(),
-                    refused: HashSet::new(),
                     sink: sink.clone(),
                     dropped_reported: 0,
                 };
@@ -269,11 +271,9 @@ impl TrackPipeline {
         }
         {
             let mut stage = TranslateStage {
-                translator: engines.translator.clone(),
+                sessions: Sessions::new(engines.translator.clone(), glossary),
                 compute: engines.compute.clone(),
                 targets: targets.clone(),
-                sessions: HashMap::new(),
-                refused: HashSet::new(),
                 sink: sink.clone(),
                 speech: speech_tx,
                 refine,
@@ -586,14 +586,54 @@ fn opus_rate() -> SampleRate {
     SampleRate::new(OPUS_RATE).unwrap_or(SampleRate::HZ_16000)
 }
 
-/// Caption translation, one session per (spoken, caption) language pair.
-struct TranslateStage {
+/// A translator's caption sessions, one per (spoken, caption) language pair, each started on
+/// first use with the room's glossary.
+struct Sessions {
     translator: Arc<dyn Translator>,
-    compute: Arc<ComputeGate>,
-    targets: Arc<Mutex<Targets>>,
+    glossary: Glossary,
     sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
     /// Pairs the translator refused (reported once).
     refused: HashSet<(Lang, Lang)>,
+}
+
+impl Sessions {
+    fn new(translator: Arc<dyn Translator>, glossary: Glossary) -> Self {
+        Self {
+            translator,
+            glossary,
+            sessions: HashMap::new(),
+            refused: HashSet::new(),
+        }
+    }
+
+    /// The session of `from` -> `to`; `None` when the translator refused the pair before
+    /// (its error was returned then).
+    fn get(&mut self, from: Lang, to: Lang) -> Result<Option<&mut Box<dyn TranslationSession>>> {
+        if self.refused.contains(&(from, to)) {
+            return Ok(None);
+        }
+        match self.sessions.entry((from, to)) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(Some(e.into_mut())),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut options = TranslationOptions::new(from, to);
+                options.glossary = self.glossary.clone();
+                match self.translator.new_session(&options) {
+                    Ok(session) => Ok(Some(e.insert(session))),
+                    Err(err) => {
+                        self.refused.insert((from, to));
+                        Err(err)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Caption translation, one session per (spoken, caption) language pair.
+struct TranslateStage {
+    sessions: Sessions,
+    compute: Arc<ComputeGate>,
+    targets: Arc<Mutex<Targets>>,
     sink: EventSink,
     speech: Sender<(Lang, String)>,
     /// Finals for the refine stage, where there is a refiner.
@@ -649,23 +689,8 @@ impl TranslateStage {
         to: Lang,
         targets: &Targets,
     ) -> Result<()> {
-        if self.refused.contains(&(from, to)) {
+        let Some(session) = self.sessions.get(from, to)? else {
             return Ok(());
-        }
-        let session = match self.sessions.entry((from, to)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                match self
-                    .translator
-                    .new_session(&TranslationOptions::new(from, to))
-                {
-                    Ok(session) => e.insert(session),
-                    Err(err) => {
-                        self.refused.insert((from, to));
-                        return Err(err);
-                    }
-                }
-            }
         };
         let started = Instant::now();
         // A final is waited for; a partial runs only if the gate is free at once, else it is
@@ -738,10 +763,8 @@ struct RefineJob {
 /// translation (it was spoken already). When the CPU has no lull for long, the oldest waiting
 /// finals are dropped from the queue and reported; their first translation stands.
 struct RefineStage {
-    refiner: Arc<dyn Translator>,
+    sessions: Sessions,
     compute: Arc<ComputeGate>,
-    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
-    refused: HashSet<(Lang, Lang)>,
     sink: EventSink,
     dropped_reported: u64,
 }
@@ -775,24 +798,8 @@ impl RefineStage {
     }
 
     fn refine(&mut self, job: &RefineJob) -> Result<()> {
-        let pair = (job.from, job.to);
-        if self.refused.contains(&pair) {
+        let Some(session) = self.sessions.get(job.from, job.to)? else {
             return Ok(());
-        }
-        let session = match self.sessions.entry(pair) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                match self
-                    .refiner
-                    .new_session(&TranslationOptions::new(job.from, job.to))
-                {
-                    Ok(session) => e.insert(session),
-                    Err(err) => {
-                        self.refused.insert(pair);
-                        return Err(err);
-                    }
-                }
-            }
         };
         self.compute
             .run(Priority::Refine, || session.push_text(&job.caption))?;

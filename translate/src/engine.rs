@@ -13,7 +13,7 @@ use dragoman_core::engine::{
     CaptionText, TranslationEvent, TranslationOptions, TranslationSession, Translator,
 };
 use dragoman_core::text::sentences;
-use dragoman_core::{Error, Lang, Result};
+use dragoman_core::{Error, Glossary, Lang, Result};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -51,9 +51,11 @@ pub trait SentenceTranslator: Send + Sync {
 /// The window slides in jumps: it grows to [`Context::MAX_TURNS`] and then restarts from the
 /// last [`Context::KEEP_TURNS`], so that successive prompts share their beginning and an LLM's
 /// prompt cache computes only what is new.
+/// It also carries the [`Glossary`] of the speaker's room or the document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     turns: Vec<(String, String)>,
+    glossary: Arc<Glossary>,
 }
 
 impl Context {
@@ -77,6 +79,25 @@ impl Context {
     /// The (source, translation) turns, oldest first.
     pub fn turns(&self) -> &[(String, String)] {
         &self.turns
+    }
+
+    /// The same context with `glossary`.
+    pub fn with_glossary(mut self, glossary: Glossary) -> Self {
+        self.glossary = Arc::new(glossary);
+        self
+    }
+
+    /// The terms to keep or to translate a fixed way.
+    pub fn glossary(&self) -> &Glossary {
+        &self.glossary
+    }
+
+    /// The same glossary without the turns (a fresh start).
+    pub fn without_turns(&self) -> Self {
+        Self {
+            turns: Vec::new(),
+            glossary: self.glossary.clone(),
+        }
     }
 }
 
@@ -249,7 +270,7 @@ impl Translator for TranslationEngine {
             to: options.to,
             min_new_words: options.min_new_words.max(1),
             captions: HashMap::new(),
-            context: Context::default(),
+            context: Context::default().with_glossary(options.glossary.clone()),
             events: VecDeque::new(),
         }))
     }
@@ -430,7 +451,7 @@ impl TranslationSession for CaptionTranslation {
 
     fn reset(&mut self) {
         self.captions.clear();
-        self.context = Context::default();
+        self.context = self.context.without_turns();
         self.events.clear();
     }
 }

@@ -20,8 +20,8 @@ mod common;
 use std::sync::Arc;
 
 use candle_core::Device;
-use dragoman_core::Lang;
 use dragoman_core::engine::Translator;
+use dragoman_core::{Glossary, Lang};
 use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::llm::LlmTranslator;
 use dragoman_translate::llm::answer::check;
@@ -204,7 +204,8 @@ fn random_qwen2_gguf_matches_transformers() {
 /// sentences: Tatoeba English with numbers in them, and text with line breaks and markup. Each
 /// comes back as one plain line, in Spanish, with the source's numbers; a document's sentences
 /// are translated after one another (the conversation so far in the prompt cache) and agree
-/// with the same sentences translated after the same context from a cold start.
+/// with the same sentences translated after the same context from a cold start; a glossary's
+/// terms come out as it says.
 #[test]
 fn instruct_model_answers_one_clean_line_per_sentence() {
     let id = "qwen2.5-coder-0.5b-instruct-q4km";
@@ -256,10 +257,23 @@ fn instruct_model_answers_one_clean_line_per_sentence() {
             );
         }
     }
+    // A glossary: the term comes out as the glossary says.
+    let glossary = Glossary::from_tsv("standup\treunión diaria\nDragoman\n", Lang::ES).unwrap();
+    let context = Context::default().with_glossary(glossary);
+    let sentence = "Dragoman will record the standup tomorrow morning.";
+    let out_glossary = engine
+        .translate_in_context(sentence, Lang::EN, Lang::ES, &context)
+        .unwrap();
+    eprintln!("{sentence:?} -> {out_glossary:?}");
+    let lower = out_glossary.to_lowercase();
+    assert!(
+        lower.contains("reunión diaria") && lower.contains("dragoman"),
+        "{out_glossary:?}"
+    );
     // The one with markup keeps its tags (the source has them); the others pass every check.
     for (sentence, translation) in sentences.iter().zip(&out).take(6) {
         assert_eq!(
-            check(translation, sentence, Lang::EN, Lang::ES),
+            check(translation, sentence, Lang::EN, Lang::ES, &[]),
             None,
             "{sentence:?} -> {translation:?}"
         );

@@ -2,6 +2,7 @@
 
 use crate::audio::StreamTime;
 use crate::error::Result;
+use crate::glossary::Glossary;
 use crate::lang::Lang;
 
 /// A loaded translation model (Marian, NLLB, an LLM, ...), shared by every stream.
@@ -88,6 +89,8 @@ pub struct TranslationOptions {
     /// its compute time, so translating every word costs latency where it matters most.
     /// Default 3.
     pub min_new_words: usize,
+    /// Terms to keep or to translate a fixed way. Default: none.
+    pub glossary: Glossary,
 }
 
 impl TranslationOptions {
@@ -97,6 +100,7 @@ impl TranslationOptions {
             from,
             to,
             min_new_words: 3,
+            glossary: Glossary::default(),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use dragoman_core::Lang;
 use dragoman_core::store::ModelStore;
+use dragoman_core::{Glossary, Lang};
 use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::models;
 
@@ -32,6 +32,11 @@ pub(crate) struct TranslateArgs {
     /// names and terms stay consistent).
     #[arg(long)]
     independent_lines: bool,
+    /// A glossary file: one term per line, `term` (kept as written) or `term<TAB>translation`
+    /// (always translated so). LLM translators are told the terms a sentence holds, and an
+    /// answer that ignores them is asked for again.
+    #[arg(long, value_name = "FILE")]
+    glossary: Option<std::path::PathBuf>,
     /// Text to translate. Without it, standard input is translated line by line, one output
     /// line per input line, in order.
     text: Vec<String>,
@@ -60,16 +65,25 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let engine = TranslationEngine::new(loaded);
+    let glossary = match &args.glossary {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading the glossary {}: {e}", path.display()))?;
+            Glossary::from_tsv(&text, to).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Glossary::default(),
+    };
+    let mut context = Context::default().with_glossary(glossary);
     let mut out = std::io::stdout().lock();
     if !args.text.is_empty() {
+        let text = args.text.join(" ");
         writeln!(
             out,
             "{}",
-            engine.translate_text(&args.text.join(" "), from, to)?
+            engine.translate_in_context(&text, from, to, &context)?
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut context = Context::default();
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         let translation = engine.translate_in_context(&line, from, to, &context)?;

@@ -23,6 +23,8 @@ pub enum Flaw {
     WrongScript(&'static str),
     /// Numbers, URLs or addresses of the source missing from the answer.
     Dropped(Vec<String>),
+    /// Glossary renderings missing from the answer.
+    Glossary(Vec<String>),
 }
 
 impl std::fmt::Display for Flaw {
@@ -33,6 +35,7 @@ impl std::fmt::Display for Flaw {
             Self::WrongLanguage(l) => write!(f, "answered in {l}"),
             Self::WrongScript(s) => write!(f, "answered in {s} script"),
             Self::Dropped(items) => write!(f, "dropped {}", items.join(", ")),
+            Self::Glossary(items) => write!(f, "ignored the glossary for {}", items.join(", ")),
         }
     }
 }
@@ -94,8 +97,15 @@ fn strip_tags(text: &str) -> String {
 }
 
 /// The first flaw of `answer` (already [`plain`]) as a translation of `source` from `from`
-/// into `to`; `None` when it passes.
-pub fn check(answer: &str, source: &str, from: Lang, to: Lang) -> Option<Flaw> {
+/// into `to` that must contain each `(term, rendering)` of `required` (a glossary's, see
+/// [`dragoman_core::Glossary::required`]); `None` when it passes.
+pub fn check(
+    answer: &str,
+    source: &str,
+    from: Lang,
+    to: Lang,
+    required: &[(&str, &str)],
+) -> Option<Flaw> {
     if answer.trim().is_empty() {
         return if source.trim().is_empty() {
             None
@@ -113,6 +123,15 @@ pub fn check(answer: &str, source: &str, from: Lang, to: Lang) -> Option<Flaw> {
     }
     if let Some(flaw) = wrong_language(answer, from, to) {
         return Some(flaw);
+    }
+    let answer_lower = answer.to_lowercase();
+    let ignored: Vec<String> = required
+        .iter()
+        .filter(|(_, rendering)| !answer_lower.contains(&rendering.to_lowercase()))
+        .map(|(_, rendering)| rendering.to_string())
+        .collect();
+    if !ignored.is_empty() {
+        return Some(Flaw::Glossary(ignored));
     }
     let missing: Vec<String> = literals(source)
         .into_iter()
@@ -281,15 +300,15 @@ mod tests {
             (UDHR_VI, Lang::VI),
             (UDHR_ES, Lang::ES),
         ] {
-            assert_eq!(check(text, UDHR_EN, Lang::EN, to), None, "{text}");
-            assert_eq!(check(UDHR_EN, text, to, Lang::EN), None, "{text}");
+            assert_eq!(check(text, UDHR_EN, Lang::EN, to, &[]), None, "{text}");
+            assert_eq!(check(UDHR_EN, text, to, Lang::EN, &[]), None, "{text}");
         }
         assert_eq!(
-            check(UDHR_EN, UDHR_EN, Lang::EN, Lang::DE),
+            check(UDHR_EN, UDHR_EN, Lang::EN, Lang::DE, &[]),
             Some(Flaw::Untranslated)
         );
         assert_eq!(
-            check(UDHR_ES, UDHR_EN, Lang::EN, Lang::DE),
+            check(UDHR_ES, UDHR_EN, Lang::EN, Lang::DE, &[]),
             Some(Flaw::WrongLanguage("Spanish"))
         );
         // Qwen's drift into Chinese.
@@ -298,7 +317,8 @@ mod tests {
                 "Alle Menschen sind 生而自由 und gleich.",
                 "All people are born free and equal.",
                 Lang::EN,
-                Lang::DE
+                Lang::DE,
+                &[]
             ),
             Some(Flaw::WrongScript(_))
         ));
@@ -307,11 +327,37 @@ mod tests {
                 "Ich habe um 7 Uhr gegessen.",
                 "I ate at 7:30.",
                 Lang::EN,
-                Lang::DE
+                Lang::DE,
+                &[]
             ),
             Some(Flaw::Dropped(vec!["30".into()]))
         );
-        assert_eq!(check("Tom.", "Tom.", Lang::EN, Lang::DE), None);
-        assert_eq!(check("", "Hello.", Lang::EN, Lang::DE), Some(Flaw::Empty));
+        assert_eq!(check("Tom.", "Tom.", Lang::EN, Lang::DE, &[]), None);
+        assert_eq!(
+            check("", "Hello.", Lang::EN, Lang::DE, &[]),
+            Some(Flaw::Empty)
+        );
+        let required = [("standup", "Stand-up-Meeting")];
+        let source = "The standup starts at nine.";
+        assert_eq!(
+            check(
+                "Das Stand-up-Meeting beginnt um neun.",
+                source,
+                Lang::EN,
+                Lang::DE,
+                &required
+            ),
+            None
+        );
+        assert_eq!(
+            check(
+                "Die Besprechung beginnt um neun.",
+                source,
+                Lang::EN,
+                Lang::DE,
+                &required
+            ),
+            Some(Flaw::Glossary(vec!["Stand-up-Meeting".into()]))
+        );
     }
 }

@@ -271,29 +271,45 @@ impl LlmTranslator {
             .map_err(model_error)
     }
 
-    /// The prompt asking for `text` in `to` after the `history` turns (earlier sentences and
-    /// their translations, asked and answered the same way); `insist` asks again after a
-    /// flawed answer, spelling out what the first instruction left implicit.
+    /// The prompt asking for `text` in `to` after the turns of `context` (earlier sentences
+    /// and their translations, asked and answered the same way), naming the glossary terms
+    /// each sentence holds; `insist` asks again after a flawed answer, spelling out what the
+    /// first instruction left implicit.
     fn prompt_for(
         &self,
         text: &str,
         from: Lang,
         to: Lang,
-        history: &[(String, String)],
+        context: &Context,
         insist: bool,
     ) -> String {
         let (f, t) = (label(from), label(to));
+        let history = context.turns();
         let ask = |text: &str| {
-            if insist {
+            let mut ask = if insist {
                 format!(
                     "Translate this {f} text into {t}. Write the {t} translation only, on one \
-                     line, keeping numbers, names and web addresses exactly as written.\n\n{text}"
+                     line, keeping numbers, names and web addresses exactly as written."
                 )
             } else {
-                format!(
-                    "Translate this {f} text into {t}. Reply with the translation only.\n\n{text}"
-                )
+                format!("Translate this {f} text into {t}. Reply with the translation only.")
+            };
+            let terms: Vec<String> = context
+                .glossary()
+                .required(text, to)
+                .iter()
+                .map(|(term, rendering)| {
+                    if term == rendering {
+                        format!("keep \"{term}\" as written")
+                    } else {
+                        format!("translate \"{term}\" as \"{rendering}\"")
+                    }
+                })
+                .collect();
+            if !terms.is_empty() {
+                ask.push_str(&format!(" Glossary: {}.", terms.join("; ")));
             }
+            format!("{ask}\n\n{text}")
         };
         let mut prompt = String::new();
         if self.prompt == Prompt::Completion {
@@ -345,7 +361,7 @@ impl LlmTranslator {
     /// The token ids of the prompt asking for `text` in `to`, BOS first where the model
     /// wants one.
     pub fn prompt_ids(&self, text: &str, from: Lang, to: Lang) -> Result<Vec<u32>> {
-        self.prompt_ids_for(text, from, to, &[], false)
+        self.prompt_ids_for(text, from, to, &Context::default(), false)
     }
 
     fn prompt_ids_for(
@@ -353,11 +369,11 @@ impl LlmTranslator {
         text: &str,
         from: Lang,
         to: Lang,
-        history: &[(String, String)],
+        context: &Context,
         insist: bool,
     ) -> Result<Vec<u32>> {
         let mut ids: Vec<u32> = self.bos.into_iter().collect();
-        ids.extend(self.tokenize(&self.prompt_for(text, from, to, history, insist))?);
+        ids.extend(self.tokenize(&self.prompt_for(text, from, to, context, insist))?);
         Ok(ids)
     }
 
@@ -412,17 +428,17 @@ impl LlmTranslator {
         Ok((trim_repetition(&out), Prefilled { tokens: run, cache }))
     }
 
-    /// The model's answer to the prompt for `sentence` after `history`, as one plain line.
+    /// The model's answer to the prompt for `sentence` after `context`, as one plain line.
     /// The first asking starts from the [`PromptCache`] and leaves what it ran there.
     fn answer(
         &self,
         sentence: &str,
         from: Lang,
         to: Lang,
-        history: &[(String, String)],
+        context: &Context,
         insist: bool,
     ) -> Result<String> {
-        let ids = self.prompt_ids_for(sentence, from, to, history, insist)?;
+        let ids = self.prompt_ids_for(sentence, from, to, context, insist)?;
         let max_new = 3 * self.tokenize(sentence)?.len() + 16;
         let out = if insist {
             self.complete(&ids, max_new)?
@@ -447,15 +463,16 @@ impl LlmTranslator {
         sentence: &str,
         from: Lang,
         to: Lang,
-        history: &[(String, String)],
+        context: &Context,
     ) -> Result<String> {
-        let first = self.answer(sentence, from, to, history, false)?;
-        let Some(flaw) = check(&first, sentence, from, to) else {
+        let required = context.glossary().required(sentence, to);
+        let first = self.answer(sentence, from, to, context, false)?;
+        let Some(flaw) = check(&first, sentence, from, to, &required) else {
             return Ok(first);
         };
-        // Without the history: a flawed answer may have followed a flawed earlier one.
-        let second = self.answer(sentence, from, to, &[], true)?;
-        let again = check(&second, sentence, from, to);
+        // Without the earlier turns: a flawed answer may have followed a flawed earlier one.
+        let second = self.answer(sentence, from, to, &context.without_turns(), true)?;
+        let again = check(&second, sentence, from, to, &required);
         log_flaw(&self.id, sentence, &flaw, again.as_ref());
         Ok(match again {
             // An answer that lost a number beats one in the wrong language or none at all.
@@ -505,7 +522,7 @@ impl SentenceTranslator for LlmTranslator {
         let mut context = context.clone();
         let mut out = Vec::with_capacity(sentences.len());
         for sentence in sentences {
-            let translation = self.translate_one(sentence, from, to, context.turns())?;
+            let translation = self.translate_one(sentence, from, to, &context)?;
             context.push(*sentence, translation.as_str());
             out.push(translation);
         }
