@@ -24,6 +24,11 @@ use dragoman_tts::engine::SpeechEngine;
 /// dedicated model and the fastest LLM) and the strongest pulled LLM, where it is another, to
 /// refine their finals ([`models::refiner`]), espeak-ng plus every pulled neural voice.
 pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
+    engines_refining(store, true)
+}
+
+/// [`engines`], with a refiner only if `refine` is set.
+pub fn engines_refining(store: &ModelStore, refine: bool) -> anyhow::Result<Engines> {
     let device = Device::Cpu;
     let whisper = WhisperModel::load_as(
         &store.source("whisper-base")?,
@@ -43,7 +48,7 @@ pub fn engines(store: &ModelStore) -> anyhow::Result<Engines> {
         .into_iter()
         .map(|id| models::load(store, id, None, &device))
         .collect::<Result<Vec<_>, _>>()?;
-    let refiner = match models::refiner(&pulled) {
+    let refiner = match models::refiner(&pulled).filter(|_| refine) {
         Some(id) => {
             let model = models::load(store, id, None, &device)?;
             Some(Arc::new(TranslationEngine::new(vec![model])) as Arc<dyn Translator>)

@@ -253,6 +253,7 @@ fn serve_prints_its_effective_config() {
         .env("DRAGOMAN_HOME", home.path())
         .env("DRAGOMAN_MAX_PARTICIPANTS", "4")
         .env("DRAGOMAN_LISTEN", "127.0.0.1:9100")
+        .env("DRAGOMAN_REFINE_FINALS", "false")
         .output()
         .expect("run dragoman");
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -264,6 +265,7 @@ fn serve_prints_its_effective_config() {
         "max_participants = 4",
         "api_key = \"APIk\"",
         "api_secret = \"********\"",
+        "refine_finals = false",
     ] {
         assert!(config.lines().any(|l| l == line), "{line:?} in\n{config}");
     }

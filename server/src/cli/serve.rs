@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use dragoman_core::store::{ModelStore, PullOptions};
-use dragoman_server::engines::{engines, warm_up};
+use dragoman_server::engines::{engines_refining, warm_up};
 use dragoman_server::serve::auth::Credentials;
 use dragoman_server::serve::config::Config;
 use dragoman_server::serve::{AppState, Server};
@@ -50,7 +50,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ids = super::models::default_ids();
     super::models::pull_all(&store, &ids, &PullOptions::default())?;
     eprintln!("loading the models…");
-    let engines = engines(&store)?;
+    let engines = engines_refining(&store, config.refine_finals)?;
     warm_up(&engines).context("warming up the models")?;
     let (credentials, generated) = Credentials::configured_or_generated(
         &config.api_key,

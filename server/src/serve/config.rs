@@ -49,6 +49,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Interval of WebSocket pings; a connection silent for three intervals is closed.
     pub heartbeat_secs: u64,
+    /// Whether final captions are translated again by the strongest pulled LLM in lulls of
+    /// the live work (when it is another than the live translator). Off saves its memory (about
+    /// 2 GB for Qwen2.5-Coder 1.5B).
+    pub refine_finals: bool,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             rate_limit_per_minute: 120,
             max_body_bytes: 64 * 1024,
             heartbeat_secs: 10,
+            refine_finals: true,
         }
     }
 }
@@ -93,6 +98,7 @@ const KEYS: &[&str] = &[
     "rate_limit_per_minute",
     "max_body_bytes",
     "heartbeat_secs",
+    "refine_finals",
 ];
 
 impl Config {
