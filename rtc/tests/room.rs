@@ -193,8 +193,29 @@ async fn three_participants_get_captions_translations_speech_and_video() {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // The last translated speech plays out in real time.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // The last translated speech plays out in real time: wait until no speech packet came for
+    // 3 s (a sentence's speech is paced at 20 ms a packet, without gaps that long).
+    let speech_packets = || {
+        [&b_got, &c_got]
+            .iter()
+            .map(|got| {
+                got.lock()
+                    .unwrap()
+                    .packets
+                    .iter()
+                    .filter(|(from, id, _, _)| from == "a" && id.starts_with("speech-"))
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    let (mut last, mut still_since) = (speech_packets(), tokio::time::Instant::now());
+    while still_since.elapsed() < Duration::from_secs(3) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = speech_packets();
+        if now != last {
+            (last, still_since) = (now, tokio::time::Instant::now());
+        }
+    }
     let stats = room.stats();
     eprintln!("room stats: {stats:?}");
     assert_eq!(stats.participants, 3);

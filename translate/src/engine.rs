@@ -45,8 +45,9 @@ pub trait SentenceTranslator: Send + Sync {
 }
 
 /// The sentences translated just before (of the same speaker or document) with their
-/// translations, oldest first: an LLM reads them as earlier turns of the conversation, so
-/// pronouns, names and terms stay consistent from sentence to sentence.
+/// translations, oldest first: an instruct LLM reads them as earlier turns of the conversation,
+/// so pronouns, names and terms stay consistent from sentence to sentence. (Base models and
+/// encoder-decoder models do without.)
 ///
 /// The window slides in jumps: it grows to [`Context::MAX_TURNS`] and then restarts from the
 /// last [`Context::KEEP_TURNS`], so that successive prompts share their beginning and an LLM's

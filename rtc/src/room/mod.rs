@@ -255,8 +255,11 @@ struct Published {
 
 /// Packets a forwarded track may buffer per subscriber before a slow one misses some.
 const FORWARD_BUFFER: usize = 512;
-/// Translated speech frames waiting to be paced out (10 s).
-const SPEECH_QUEUE: usize = 500;
+/// Translated speech frames waiting to be paced out (60 s). Speech is made faster than it
+/// plays, a sentence at once: at 10 s the queue cut the start of long sentences (a 13 s German
+/// sentence lost its first 1.6 s). Only speech that falls a minute behind is dropped (counted
+/// in `speech_drops`).
+const SPEECH_QUEUE: usize = 3000;
 
 fn speech_track_id(lang: Lang) -> String {
     format!("speech-{}", lang.code())

@@ -182,23 +182,31 @@ fn wrong_script(answer: &str, source: &str, to: Lang) -> Option<Flaw> {
         .then(|| Flaw::WrongScript(foreign[0].name_static()))
 }
 
-/// A reliable detection of a language other than `to`. Only on answers long enough for
-/// trigram statistics to mean something.
+/// An answer in the source language, or reliably in a third one. Only on answers long enough
+/// for trigram statistics to mean something. The source-language test chooses between the two
+/// languages only: on its own, whatlang took "So, John Dashwood, you have a great deal to do
+/// for them." for Portuguese (confidence 0.02).
 fn wrong_language(answer: &str, from: Lang, to: Lang) -> Option<Flaw> {
     if answer.split_whitespace().count() < 6 {
         return None;
     }
     let want = whatlang_lang(to)?;
-    let info = whatlang::detect(answer)?;
-    let got = info.lang();
-    if got == want || !info.is_reliable() {
-        return None;
+    if let Some(info) = whatlang::detect(answer)
+        && info.lang() != want
+        && info.is_reliable()
+        && info.confidence() > 0.9
+    {
+        return Some(Flaw::WrongLanguage(info.lang().eng_name()));
     }
-    // Any reliable other language counts when it is the source (an echo or a paraphrase);
-    // another language only when the target is one whatlang tells apart well.
-    (Some(got) == whatlang_lang(from) || info.confidence() > 0.9)
-        .then(|| Flaw::WrongLanguage(got.eng_name()))
+    let source = whatlang_lang(from)?;
+    let info = whatlang::Detector::with_allowlist(vec![want, source]).detect(answer)?;
+    (info.lang() == source && info.confidence() > SOURCE_CONFIDENCE)
+        .then(|| Flaw::WrongLanguage(source.eng_name()))
 }
+
+/// How sure the choice between source and target language must be to call an answer
+/// untranslated.
+const SOURCE_CONFIDENCE: f64 = 0.5;
 
 /// Digit runs, URLs and e-mail addresses of `text`: what a translation keeps unchanged.
 /// ("1,000" and "1.000" both give 1 and 000.)
@@ -310,6 +318,18 @@ mod tests {
         assert_eq!(
             check(UDHR_ES, UDHR_EN, Lang::EN, Lang::DE, &[]),
             Some(Flaw::WrongLanguage("Spanish"))
+        );
+        // English with names, which whatlang alone took for Portuguese (Gemma 3 270M's answer).
+        assert_eq!(
+            check(
+                "So, John Dashwood, you have a great deal to do for them.",
+                "John Dashwood had then leisure to consider how much there might be prudently in \
+                 his power to do for them.",
+                Lang::EN,
+                Lang::DE,
+                &[]
+            ),
+            Some(Flaw::WrongLanguage("English"))
         );
         // Qwen's drift into Chinese.
         assert!(matches!(

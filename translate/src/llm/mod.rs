@@ -314,9 +314,11 @@ impl LlmTranslator {
         let mut prompt = String::new();
         if self.prompt == Prompt::Completion {
             // Lines labelled with each language's name (and its own name for it, which small
-            // base models follow much better), after example lines so the model sees the
-            // format: the conversation so far, else "Good morning.", an everyday greeting in
-            // every language we ship an example for.
+            // base models follow much better), after one example line so the model sees the
+            // format: "Good morning.", an everyday greeting in every language we ship an
+            // example for. No earlier turns: a base model copies them rather than reads them
+            // (Gemma 3 270M answered a Jane Austen sentence with the previous one's
+            // translation).
             let example = |l: Lang| match l.code() {
                 "en" => Some("Good morning."),
                 "vi" => Some("Chào buổi sáng."),
@@ -325,15 +327,24 @@ impl LlmTranslator {
                 "fr" => Some("Bonjour."),
                 _ => None,
             };
-            let shots: Vec<(&str, &str)> = match (history, example(from), example(to)) {
-                ([], Some(a), Some(b)) => vec![(a, b)],
-                _ => history
-                    .iter()
-                    .map(|(a, b)| (a.as_str(), b.as_str()))
-                    .collect(),
+            // Asked again, a sentence as long as a real one: after the greeting alone the model
+            // may answer a long sentence in the source language.
+            let longer = |l: Lang| match l.code() {
+                "en" => Some("Mary told Tom that she would call him tomorrow."),
+                "vi" => Some("Mary nói với Tom rằng cô ấy sẽ gọi cho anh ấy vào ngày mai."),
+                "de" => Some("Mary sagte Tom, dass sie ihn morgen anrufen würde."),
+                "es" => Some("Mary le dijo a Tom que lo llamaría mañana."),
+                "fr" => Some("Mary a dit à Tom qu'elle l'appellerait demain."),
+                _ => None,
             };
-            for (a, b) in shots {
-                prompt.push_str(&format!("{f}: {a}\n{t}: {b}\n\n"));
+            let mut shots = vec![(example(from), example(to))];
+            if insist {
+                shots.push((longer(from), longer(to)));
+            }
+            for shot in shots {
+                if let (Some(a), Some(b)) = shot {
+                    prompt.push_str(&format!("{f}: {a}\n{t}: {b}\n\n"));
+                }
             }
             prompt.push_str(&format!("{f}: {text}\n{t}:"));
             return prompt;
