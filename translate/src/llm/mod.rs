@@ -6,8 +6,9 @@
 //! asked in its chat format (Gemma turns, ChatML, Llama 3 headers or `[INST]`, told apart by the
 //! control tokens in its vocabulary); a base model gets a completion prompt (a one-line example,
 //! then `English: ... / Vietnamese:`) and is stopped at the end of the line. Greedy decoding, with
-//! the length and repetition guards of the engine. A sentence is asked after the speaker's or
-//! document's previous sentences ([`Context`]), as earlier turns of the same conversation; the
+//! the length and repetition guards of the engine. An instruct model is asked a sentence after
+//! the speaker's or document's previous ones ([`Context`]), as earlier turns of the same
+//! conversation, and told the glossary terms the sentence holds; the
 //! answer is made one plain line and checked ([`answer`]), and asked again once when flawed.
 //! What was computed stays in a small prompt cache: the next prompt runs only from where its
 //! tokens differ from the closest one there.
