@@ -64,7 +64,13 @@ pub fn plain(answer: &str, source: &str) -> String {
     let mut line = lines.join(" ");
     for (open, close) in [('"', '"'), ('“', '”'), ('«', '»'), ('„', '“')] {
         let source = source.trim();
-        let wrapped = |s: &str| s.starts_with(open) && s.ends_with(close) && s.chars().count() > 1;
+        // Wrapped: the only quotes are the first and last character.
+        let wrapped = |s: &str| {
+            s.chars().count() > 1
+                && s.starts_with(open)
+                && s.ends_with(close)
+                && !s[open.len_utf8()..s.len() - close.len_utf8()].contains([open, close])
+        };
         if wrapped(&line) && !wrapped(source) {
             line = line[open.len_utf8()..line.len() - close.len_utf8()]
                 .trim()
@@ -272,6 +278,10 @@ mod tests {
             "Drücken Sie <b>OK</b>."
         );
         assert_eq!(plain("\"Hallo\"", "\"Hello\""), "\"Hallo\"");
+        assert_eq!(
+            plain("\"Ja\" und \"Nein\"", "Yes and no"),
+            "\"Ja\" und \"Nein\""
+        );
         assert_eq!(
             plain("wenn a < b und c > d", "if a < b and c > d"),
             "wenn a < b und c > d"
