@@ -190,23 +190,28 @@ mod tests {
         assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
+    /// A stream job holding a slot of `gate` until the returned sender sends; returns once it
+    /// runs.
+    fn hold(gate: &Arc<ComputeGate>) -> (std::thread::JoinHandle<()>, mpsc::Sender<()>) {
+        let (started_tx, started_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let gate = gate.clone();
+        let holder = std::thread::spawn(move || {
+            gate.run(Priority::Stream, || {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+        });
+        started_rx.recv().unwrap();
+        (holder, release_tx)
+    }
+
     #[test]
     fn the_most_urgent_waiting_job_goes_first_and_partials_are_skipped_while_busy() {
         let gate = Arc::new(ComputeGate::new(1));
         let (order_tx, order_rx) = mpsc::channel();
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
         // Hold the one slot.
-        let holder = {
-            let gate = gate.clone();
-            std::thread::spawn(move || {
-                gate.run(Priority::Stream, || {
-                    started_tx.send(()).unwrap();
-                    release_rx.recv().unwrap();
-                })
-            })
-        };
-        started_rx.recv().unwrap();
+        let (holder, release_tx) = hold(&gate);
         // A partial is skipped while the slot is taken.
         assert_eq!(gate.try_run(Priority::Partial, || ()), None);
         assert_eq!(gate.skipped(), 1);
@@ -236,18 +241,7 @@ mod tests {
     #[test]
     fn a_refinement_waits_for_a_lull() {
         let gate = Arc::new(ComputeGate::new(2));
-        let (started_tx, started_rx) = mpsc::channel();
-        let (release_tx, release_rx) = mpsc::channel::<()>();
-        let holder = {
-            let gate = gate.clone();
-            std::thread::spawn(move || {
-                gate.run(Priority::Stream, || {
-                    started_tx.send(()).unwrap();
-                    release_rx.recv().unwrap();
-                })
-            })
-        };
-        started_rx.recv().unwrap();
+        let (holder, release_tx) = hold(&gate);
         let (done_tx, done_rx) = mpsc::channel();
         let refine = {
             let gate = gate.clone();

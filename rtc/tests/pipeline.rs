@@ -44,6 +44,15 @@ fn run_on(
     Arc::try_unwrap(events).unwrap().into_inner().unwrap()
 }
 
+/// Fails the test with the pipeline's error events, if there are any.
+fn assert_no_errors(events: &[PipelineEvent]) {
+    let errors: Vec<&PipelineEvent> = events
+        .iter()
+        .filter(|e| matches!(e, PipelineEvent::Error { .. }))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 fn finals(events: &[PipelineEvent], lang: Lang) -> Vec<TrackCaption> {
     events
         .iter()
@@ -62,11 +71,7 @@ fn captions_translations_and_speech_come_out_of_opus_packets() {
         speech: [Lang::DE].into(),
     };
     let events = run(opus_packets(&audio, 65_500), targets);
-    let errors: Vec<&PipelineEvent> = events
-        .iter()
-        .filter(|e| matches!(e, PipelineEvent::Error { .. }))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    assert_no_errors(&events);
 
     // What was said: as good as Whisper base offline on these clips (the stt tests hold it to
     // the same bound).
@@ -124,11 +129,7 @@ fn finals_are_refined_by_the_stronger_model() {
         speech: Default::default(),
     };
     let events = run_on(&engines, opus_packets(&audio, 65_500), targets);
-    let errors: Vec<&PipelineEvent> = events
-        .iter()
-        .filter(|e| matches!(e, PipelineEvent::Error { .. }))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
+    assert_no_errors(&events);
     let german = finals(&events, Lang::DE);
     let refined: Vec<&TrackCaption> = german.iter().filter(|c| c.refined).collect();
     assert!(!refined.is_empty(), "{german:?}");

@@ -20,7 +20,7 @@ pub enum Flaw {
     /// The answer is (reliably) in this language rather than the one asked for.
     WrongLanguage(&'static str),
     /// The answer is written in a script the target language does not use.
-    WrongScript(&'static str),
+    WrongScript(String),
     /// Numbers, URLs or addresses of the source missing from the answer.
     Dropped(Vec<String>),
     /// Glossary renderings missing from the answer.
@@ -139,9 +139,10 @@ pub fn check(
     if !ignored.is_empty() {
         return Some(Flaw::Glossary(ignored));
     }
+    let kept = literals(answer);
     let missing: Vec<String> = literals(source)
         .into_iter()
-        .filter(|l| !literals(answer).contains(l))
+        .filter(|l| !kept.contains(l))
         .collect();
     (!missing.is_empty()).then_some(Flaw::Dropped(missing))
 }
@@ -177,15 +178,16 @@ fn whatlang_lang(lang: Lang) -> Option<whatlang::Lang> {
 /// more than a few characters: the drift of Qwen models into Chinese mid-sentence.
 fn wrong_script(answer: &str, source: &str, to: Lang) -> Option<Flaw> {
     let want = script_of(to)?;
+    let source_script = whatlang::detect_script(source);
     let letters: Vec<char> = answer.chars().filter(|c| c.is_alphabetic()).collect();
     let foreign: Vec<Script> = letters
         .iter()
         .filter_map(|c| whatlang::detect_script(&c.to_string()))
-        .filter(|s| *s != want && whatlang::detect_script(source) != Some(*s))
+        .filter(|s| *s != want && source_script != Some(*s))
         .collect();
     // Two characters may be a quoted symbol; more is the model writing another script.
     (foreign.len() > 2 && foreign.len() * 10 > letters.len())
-        .then(|| Flaw::WrongScript(foreign[0].name_static()))
+        .then(|| Flaw::WrongScript(foreign[0].to_string()))
 }
 
 /// An answer in the source language, or reliably in a third one. Only on answers long enough
@@ -231,20 +233,6 @@ fn literals(text: &str) -> Vec<String> {
         );
     }
     out
-}
-
-/// `Script::name` borrows; flaws keep a static name.
-trait StaticName {
-    fn name_static(self) -> &'static str;
-}
-
-impl StaticName for Script {
-    fn name_static(self) -> &'static str {
-        Script::all()
-            .iter()
-            .find(|s| **s == self)
-            .map_or("another", |s| s.name())
-    }
 }
 
 #[cfg(test)]
