@@ -158,6 +158,22 @@ async fn bad_input_is_a_json_4xx() {
             r#"{"name":"ok","max_participants":0}"#,
             StatusCode::BAD_REQUEST,
         ),
+        (
+            r#"{"name":"ok","glossary":[{"source":" "}]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"name":"ok","glossary":[{"source":"standup","translations":{"xx-nope":"a"}}]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"name":"ok","glossary":[{"source":"standup","translations":{"de":""}}]}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            r#"{"name":"ok","glossary":["standup"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
         let reply = call(&state, "POST", "/v1/rooms", ADMIN, Some(body)).await;
         assert_eq!(reply.status, status, "{body}: {}", reply.text);
@@ -647,7 +663,10 @@ async fn survives_a_restart(data_dir: &std::path::Path, database_url: &str) {
         "POST",
         "/v1/rooms",
         ADMIN,
-        Some(r#"{"name":"standup","languages":["vi"]}"#),
+        Some(
+            r#"{"name":"standup","languages":["vi"],"glossary":[{"source":"dragoman"},
+                {"source":"standup","translations":{"DE":"Stand-up-Meeting"}}]}"#,
+        ),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -666,6 +685,12 @@ async fn survives_a_restart(data_dir: &std::path::Path, database_url: &str) {
     let reply = call(&second, "GET", "/v1/rooms/standup", ADMIN, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json()["languages"], serde_json::json!(["vi"]));
+    // The glossary as given, its language codes normalised.
+    assert_eq!(
+        reply.json()["glossary"],
+        serde_json::json!([{"source": "dragoman", "translations": {}},
+            {"source": "standup", "translations": {"de": "Stand-up-Meeting"}}])
+    );
     let reply = call(&second, "GET", "/v1/rooms/standup/transcript", ADMIN, None).await;
     assert_eq!(reply.json()["lines"][0]["text"], "Xin chào");
     second.shut_down().await;

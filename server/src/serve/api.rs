@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dragoman_core::Lang;
+use dragoman_core::glossary::{Glossary, Term};
 use dragoman_core::store::catalog::CATALOG;
 use dragoman_core::transcript::{Segment, srt, vtt};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,12 @@ pub struct CreateRoom {
     /// Most participants at once (default: the server's `max_participants`).
     #[serde(default)]
     pub max_participants: Option<u32>,
+    /// Terms the call's translations keep as written (`{"source": "dragoman"}`) or translate
+    /// a fixed way per language (`{"source": "standup", "translations": {"de":
+    /// "Stand-up-Meeting"}}`); at most 500, each up to 100 characters.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub glossary: Glossary,
 }
 
 /// A join token to issue.
@@ -301,14 +308,53 @@ fn check_room_name(name: &str) -> Result<(), ApiError> {
 }
 
 fn check_languages(codes: &[String]) -> Result<Vec<String>, ApiError> {
-    codes
-        .iter()
-        .map(|code| {
-            Lang::parse(code)
-                .map(|l| l.code().to_string())
-                .map_err(|_| ApiError::bad_request(format!("unknown language {code:?}")))
-        })
-        .collect()
+    codes.iter().map(|code| check_language(code)).collect()
+}
+
+/// The code of language `code` (normalised), or 400.
+fn check_language(code: &str) -> Result<String, ApiError> {
+    Lang::parse(code)
+        .map(|l| l.code().to_string())
+        .map_err(|_| ApiError::bad_request(format!("unknown language {code:?}")))
+}
+
+/// Most glossary terms in a room, and the longest term or rendering in characters.
+const GLOSSARY_TERMS: usize = 500;
+const GLOSSARY_TERM_CHARS: usize = 100;
+
+/// `glossary` with its languages as codes, or why it cannot serve a room.
+fn check_glossary(glossary: Glossary) -> Result<Glossary, ApiError> {
+    if glossary.terms().len() > GLOSSARY_TERMS {
+        return Err(ApiError::bad_request(format!(
+            "glossary: at most {GLOSSARY_TERMS} terms"
+        )));
+    }
+    let fits = |text: &str| (1..=GLOSSARY_TERM_CHARS).contains(&text.trim().chars().count());
+    let mut terms = Vec::with_capacity(glossary.terms().len());
+    for term in glossary.terms() {
+        if !fits(&term.source) {
+            return Err(ApiError::bad_request(format!(
+                "glossary: a term is 1 to {GLOSSARY_TERM_CHARS} characters, got {:?}",
+                term.source
+            )));
+        }
+        let mut translations = std::collections::BTreeMap::new();
+        for (code, rendering) in &term.translations {
+            let lang = check_language(code)?;
+            if !fits(rendering) {
+                return Err(ApiError::bad_request(format!(
+                    "glossary: {:?} in {code} is 1 to {GLOSSARY_TERM_CHARS} characters",
+                    term.source
+                )));
+            }
+            translations.insert(lang, rendering.trim().to_string());
+        }
+        terms.push(Term {
+            source: term.source.trim().to_string(),
+            translations,
+        });
+    }
+    Ok(Glossary::new(terms))
 }
 
 async fn view(state: &AppState, room: RoomRecord) -> RoomView {
@@ -352,6 +398,7 @@ pub async fn create_room(
         languages: check_languages(&request.languages)?,
         max_participants: max,
         created_at_ms: now_ms(),
+        glossary: check_glossary(request.glossary)?,
     };
     if !state.db.create_room(&record).await? {
         return Err(ApiError::new(
@@ -477,6 +524,7 @@ pub async fn guest_join(
         languages: Vec::new(),
         max_participants: state.config.max_participants,
         created_at_ms: now_ms(),
+        glossary: Glossary::default(),
     };
     state.db.create_room(&record).await?;
     let identity = format!("guest-{}", super::auth::random_token(10));

@@ -2,6 +2,7 @@
 //! or PostgreSQL, chosen by the URL at run time. One set of portable SQL serves both (the
 //! `Any` driver; `$N` parameters, which both accept); migrations are in `server/migrations`.
 
+use dragoman_core::Glossary;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Row};
@@ -18,6 +19,11 @@ pub struct RoomRecord {
     pub max_participants: u32,
     /// When it was created (Unix milliseconds).
     pub created_at_ms: i64,
+    /// Terms its translations keep as written or translate a fixed way:
+    /// `[{"source": "standup", "translations": {"de": "Stand-up-Meeting"}}]`.
+    #[serde(default, skip_serializing_if = "Glossary::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub glossary: Glossary,
 }
 
 /// One final caption of a room's transcript.
@@ -67,13 +73,14 @@ impl Db {
     /// Stores a new room; `false` if one with that name exists.
     pub async fn create_room(&self, room: &RoomRecord) -> DbResult<bool> {
         let done = sqlx::query(
-            "INSERT INTO rooms (name, languages, max_participants, created_at_ms) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO rooms (name, languages, max_participants, created_at_ms, glossary) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&room.name)
         .bind(room.languages.join(","))
         .bind(i64::from(room.max_participants))
         .bind(room.created_at_ms)
+        .bind(glossary_json(&room.glossary)?)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -82,7 +89,8 @@ impl Db {
     /// The room named `name`.
     pub async fn room(&self, name: &str) -> DbResult<Option<RoomRecord>> {
         let row = sqlx::query(
-            "SELECT name, languages, max_participants, created_at_ms FROM rooms WHERE name = $1",
+            "SELECT name, languages, max_participants, created_at_ms, glossary FROM rooms \
+             WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -93,7 +101,8 @@ impl Db {
     /// Every room, by name.
     pub async fn rooms(&self) -> DbResult<Vec<RoomRecord>> {
         sqlx::query(
-            "SELECT name, languages, max_participants, created_at_ms FROM rooms ORDER BY name",
+            "SELECT name, languages, max_participants, created_at_ms, glossary FROM rooms \
+             ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?
@@ -194,6 +203,7 @@ impl Db {
 fn room_of(row: &sqlx::any::AnyRow) -> DbResult<RoomRecord> {
     let languages: String = row.try_get(1)?;
     let max: i64 = row.try_get(2)?;
+    let glossary: String = row.try_get(4)?;
     Ok(RoomRecord {
         name: row.try_get(0)?,
         languages: languages
@@ -203,5 +213,14 @@ fn room_of(row: &sqlx::any::AnyRow) -> DbResult<RoomRecord> {
             .collect(),
         max_participants: u32::try_from(max).unwrap_or(u32::MAX),
         created_at_ms: row.try_get(3)?,
+        glossary: serde_json::from_str(&glossary).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "glossary".into(),
+            source: Box::new(e),
+        })?,
     })
+}
+
+/// A glossary as stored: its JSON.
+fn glossary_json(glossary: &Glossary) -> DbResult<String> {
+    serde_json::to_string(glossary).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
