@@ -15,5 +15,5 @@ mkdir -p "$work"
 for lang in en es; do scripts/asterisk_clips.sh "$lang" "target/bench-clips/$lang"; done
 cargo build --quiet --release -p dragoman-server
 cargo build --quiet --release -p dragoman-examples --example bench_call
-target/release/dragoman models pull whisper-base silero-vad qwen2.5-coder-1.5b-instruct-q4km piper-en_US-joe-medium >/dev/null
+target/release/dragoman models pull whisper-base silero-vad gemma3-270m-q4km qwen2.5-coder-1.5b-instruct-q4km piper-en_US-joe-medium >/dev/null
 target/release/examples/bench_call target/bench-clips/en target/bench-clips/es "$@"

