@@ -12,7 +12,9 @@
 //!
 //! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
 //! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at; with
-//! `RUNS=step`, only 8-bit weights run, at the default step and at 750 and 500 ms.
+//! `RUNS=step`, only 8-bit weights run, at the default step and at 750 and 500 ms; with
+//! `RUNS=confirm`, only 8-bit weights, with the confirming decode after a sentence end hurried
+//! to each of `CONFIRMS` ms (default `1000,400,800`; 1000 is no hurry).
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
@@ -56,6 +58,9 @@ fn stream(
     let default = StreamOptions::default();
     if options.step_ms != default.step_ms {
         label += &format!(", step {} ms", options.step_ms);
+    }
+    if options.confirm_step_ms != default.confirm_step_ms {
+        label += &format!(", confirm {} ms", options.confirm_step_ms);
     }
     let engine = WhisperStt::new(whisper.clone(), vad.clone(), options);
     let mut stt = SttOptions::default();
@@ -182,11 +187,19 @@ fn main() {
         }
         options
     };
-    // RUNS=step compares only how often the stream decodes (8-bit, default window).
-    let only_step = std::env::var("RUNS").is_ok_and(|r| r == "step");
+    // RUNS=step compares only how often the stream decodes (8-bit, default window), and
+    // RUNS=confirm how soon a sentence end is confirmed.
+    let only = std::env::var("RUNS").unwrap_or_default();
     let mut runs = vec![(Precision::Q8, with(None, None))];
-    if only_step {
+    if only == "step" {
         runs.extend([750, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
+    } else if only == "confirm" {
+        let confirms = std::env::var("CONFIRMS").unwrap_or_else(|_| "1000,400,800".into());
+        runs.extend(confirms.split(',').map(|confirm| {
+            let mut options = with(None, None);
+            options.confirm_step_ms = confirm.trim().parse().expect("CONFIRMS: ms,ms,...");
+            (Precision::Q8, options)
+        }));
     } else {
         runs.extend([
             (Precision::F32, with(None, None)),
