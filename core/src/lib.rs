@@ -8,7 +8,8 @@
 //!
 //! Engines are sans-IO state machines ([`engine`]): push input, poll events until `None`. Time is
 //! media time ([`StreamTime`], samples at a rate), carried by the input; nothing here reads a
-//! clock or spawns a thread.
+//! clock or spawns a thread. The [`pipeline`] composes one speaker's engines the same way: a
+//! session that the room, the examples and the bindings all drive.
 //!
 //! ## Features
 //!
@@ -33,6 +34,7 @@ pub mod error;
 pub mod glossary;
 pub mod lang;
 pub mod model_source;
+pub mod pipeline;
 pub mod resample;
 #[cfg(feature = "store")]
 pub mod store;

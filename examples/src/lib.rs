@@ -4,6 +4,9 @@
 //! - `cargo run -p dragoman-examples --example pull_model -- [ID]`: the model store from an app.
 //! - `cargo run --release -p dragoman-examples --example caption_translation -- TO CLIP.wav ...`:
 //!   live captions translated, with their latency.
+//! - `cargo run --release -p dragoman-examples --example speaker_pipeline -- --to de FILE`: one
+//!   speaker's pipeline (captions, translations, translated speech) without a room, from one
+//!   thread, as an app or a binding embeds it.
 //! - `cargo run --release -p dragoman-examples --example room_bot -- [--to LANG] FILE.wav`: a
 //!   room in-process, a bot that speaks a recording into it, a listener printing captions.
 //! - `scripts/bench_call.sh`: a call of two people talking at once without pauses for minutes,

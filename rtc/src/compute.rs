@@ -23,23 +23,13 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use dragoman_core::Result;
+use dragoman_core::pipeline::{Compute, Job};
+
 /// How long the gate must have been without other model work before a refinement starts.
 pub const LULL: Duration = Duration::from_millis(1500);
 
-/// How urgent a model job is; see the [module docs](self). Earlier variants go first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Priority {
-    /// Translation of a final caption.
-    Final,
-    /// Text-to-speech of a translated sentence.
-    Speech,
-    /// A speech-to-text decode.
-    Stream,
-    /// Translation of a partial caption: only when nothing else waits.
-    Partial,
-    /// A final translated again by the stronger model: only when no other job runs.
-    Refine,
-}
+pub use dragoman_core::pipeline::Priority;
 
 const LEVELS: usize = 5;
 
@@ -140,6 +130,16 @@ impl ComputeGate {
         drop(state);
         let _slot = Slot(self, priority);
         Some(job())
+    }
+}
+
+impl Compute for ComputeGate {
+    fn run(&self, priority: Priority, job: Job<'_>) -> Result<()> {
+        ComputeGate::run(self, priority, job)
+    }
+
+    fn try_run(&self, priority: Priority, job: Job<'_>) -> Option<Result<()>> {
+        ComputeGate::try_run(self, priority, job)
     }
 }
 

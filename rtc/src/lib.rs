@@ -11,8 +11,8 @@
 //! - [`protocol`]: the signaling messages (JSON), transport-independent; `PROTOCOL.md` beside
 //!   it describes the exchange. [`room::Connection`] takes them from any transport.
 //! - [`client`]: a headless participant on the same stack (bots, tests, benchmarks).
-//! - [`pipeline`]: one speaker's Opus packets to captions, translations and translated speech,
-//!   on worker threads; [`audience`]: who wants which languages from whom; [`compute`]: the
+//! - [`pipeline`]: one speaker's Opus packets to captions, translations and translated speech:
+//!   the stages of core's pipeline session, each on a worker thread; [`audience`]: who wants which languages from whom; [`compute`]: the
 //!   one gate all model work of the process passes, most urgent first.
 //! - [`codec`]: Opus decode and encode (pure Rust); [`queue`]: the bounded drop-oldest queue
 //!   of the media path; [`peer`]: peer connection setup.
@@ -21,12 +21,12 @@
 //!
 //! A room lives on the caller's Tokio runtime: a task per peer connection's events, per
 //! forwarded track and per paced speech track, and one router for the pipelines' output. The
-//! engines (speech-to-text, translation, text-to-speech) are synchronous sans-IO sessions run
-//! on each pipeline's three named threads, so model work never blocks the network. A track's
-//! reader task owns its pipeline's input (a drop-oldest queue), so no lock is taken per
-//! packet. Media time
-//! is the speaker's (samples decoded, losses concealed); wall-clock time appears only where
-//! packets are paced (20 ms translated speech frames) and in network timeouts.
+//! engines (speech-to-text, translation, text-to-speech) are synchronous sans-IO sessions,
+//! composed by core's pipeline stages and run on each pipeline's named threads (one per stage),
+//! so model work never blocks the network. A track's reader task owns its pipeline's input (a
+//! drop-oldest queue), so no lock is taken per packet. Media time is the speaker's (samples
+//! decoded, losses concealed); wall-clock time appears only where packets are paced (20 ms
+//! translated speech frames) and in network timeouts.
 //!
 //! ## Non-goals (for now)
 //!

@@ -1,87 +1,55 @@
-//! The translation pipeline of one published audio track: Opus packets in; captions (the
-//! original and one translation per listener language) and translated speech (Opus, per
-//! listener language) out.
+//! The translation pipeline of one published audio track on worker threads: Opus packets in;
+//! captions (the original and one translation per listener language) and translated speech
+//! (Opus, per listener language) out.
 //!
-//! Three worker threads per track, so a slow stage delays only what comes after it:
+//! The work itself is done by the stages of core's [`pipeline`](dragoman_core::pipeline)
+//! session, each run here on a thread of its own, so a slow stage delays only what comes after
+//! it:
 //!
 //! ```text
-//! packets -> [drop-oldest queue] -> stt thread: Opus decode (loss concealed), speech-to-text
-//!   -> original captions; captions -> [queue] -> translate thread: one translation session
-//!      per caption language -> translated captions; finals -> [queue] -> speak thread: one
-//!      text-to-speech session per speech language -> 48 kHz Opus packets
+//! packets -> [drop-oldest queue] -> stt thread: Opus decode (loss concealed), Captioner
+//!   -> original captions; captions -> [queue] -> translate thread: CaptionTranslator
+//!      -> translated captions; finals -> [queue] -> speak thread: Speaker, Opus encode
+//!      -> 48 kHz packets; finals -> [drop-oldest queue] -> refine thread: Refiner
 //! ```
 //!
-//! Each stage takes everything queued for it at once, so a stage that fell behind catches up
+//! Each thread takes everything queued for it at once, so a stage that fell behind catches up
 //! instead of doing stale work: the stt thread pushes all waiting audio as one chunk (one
-//! decode for all of it: computation-aware streaming), the translate thread translates every
-//! waiting final but only the newest waiting partial, and the speak thread sends each
-//! sentence's audio as soon as it is made. The threads of every pipeline run their models
-//! through the process's one [`ComputeGate`] (in [`Engines`]): at most one job per core, final
-//! translations first, a partial translated only when the gate is free at once. Only the audio queue drops (the oldest packets, when
-//! one step takes longer than the queue holds), and it says so: [`PipelineEvent::AudioShed`]
-//! reaches the speaker. Text is small and every final matters. Media time is the speaker's:
-//! the samples decoded so far, concealed losses included.
-//! When packets stop (the speaker muted or went quiet without DTX), silence is fed in after
-//! [`PipelineOptions::idle_flush`] so the utterance in progress becomes final.
+//! decode for all of it: computation-aware streaming), the translate thread hands every waiting
+//! caption over together (the stage translates the finals and only the newest partial), and
+//! the speak thread sends each sentence's audio as soon as it is made. The stages run their
+//! models through the process's one [`ComputeGate`](crate::compute::ComputeGate) (in
+//! [`Engines`]). Only the audio queue drops (the oldest packets, when one step takes longer
+//! than the queue holds), and it says so: [`PipelineEvent::AudioShed`] reaches the speaker.
+//! Text is small and every final matters; only refinements are dropped when the CPU has no
+//! lull for long (the first translation stands), and reported. Media time is the speaker's:
+//! the samples decoded so far, concealed losses included. When packets stop (the speaker muted
+//! or went quiet without DTX), silence is fed in after [`PipelineOptions::idle_flush`] so the
+//! utterance in progress becomes final.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use dragoman_core::engine::{
-    CaptionText, SpeechToText, SttEvent, SttOptions, TextToSpeech, TranslationOptions,
-    TranslationSession, Translator, TtsEvent, TtsOptions, TtsSession,
+use dragoman_core::pipeline::{
+    CaptionTranslator, Captioner, RefineJob, Refiner, SessionEvent, SessionOptions, Speaker,
+    SpeechRequest, SpokenCaption, StageOutput,
 };
+pub use dragoman_core::pipeline::{Engines, Targets, TrackCaption};
 use dragoman_core::resample::StreamResampler;
-use dragoman_core::text::sentences;
-use dragoman_core::{AudioChunk, Error, Glossary, Lang, Result, SampleRate, StreamTime};
+use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 
 use crate::codec::{OPUS_RATE, OpusDecoder, OpusEncoder};
-use crate::compute::{ComputeGate, Priority};
 use crate::queue::{DropOldestReceiver, DropOldestSender, Drops, drop_oldest};
-
-/// The engines a pipeline runs. Models are shared (`Arc`): one copy serves every room; each
-/// track gets its own sessions. So is the gate their work passes ([`ComputeGate`]): make one
-/// per process.
-#[derive(Clone)]
-pub struct Engines {
-    /// Speech-to-text.
-    pub stt: Arc<dyn SpeechToText>,
-    /// Caption translation.
-    pub translator: Arc<dyn Translator>,
-    /// A stronger (slower) translator that translates final captions again when the CPU has a
-    /// lull; its translation replaces the first one ([`TrackCaption::refined`]).
-    pub refiner: Option<Arc<dyn Translator>>,
-    /// Text-to-speech.
-    pub tts: Arc<dyn TextToSpeech>,
-    /// Admission of model work, shared by every pipeline of the process.
-    pub compute: Arc<ComputeGate>,
-}
-
-impl std::fmt::Debug for Engines {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Engines")
-    }
-}
-
-/// What the listeners of a track want from it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Targets {
-    /// Languages to caption in (the spoken language needs no translation).
-    pub captions: BTreeSet<Lang>,
-    /// Languages to speak the translation in.
-    pub speech: BTreeSet<Lang>,
-}
 
 /// Runtime options of a pipeline.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PipelineOptions {
-    /// The speaker's language. Defaults to `None`: detected per utterance (then only finals
-    /// are translated, once their language is known).
-    pub spoken: Option<Lang>,
+    /// The session's: the speaker's language, the room's glossary.
+    pub session: SessionOptions,
     /// Packets the audio queue holds before dropping the oldest. Defaults to 500 (10 s of
     /// 20 ms packets). The stt stage takes everything queued at each step, so the queue fills
     /// only while one step (a decode) takes longer than this.
@@ -90,18 +58,15 @@ pub struct PipelineOptions {
     pub idle_flush: Duration,
     /// The most silence fed in per pause. Defaults to 2 s (enough to end an utterance).
     pub max_idle_fill: Duration,
-    /// Terms the translations keep or translate a fixed way (the room's). Default: none.
-    pub glossary: Glossary,
 }
 
 impl Default for PipelineOptions {
     fn default() -> Self {
         Self {
-            spoken: None,
+            session: SessionOptions::default(),
             audio_queue: 500,
             idle_flush: Duration::from_millis(300),
             max_idle_fill: Duration::from_secs(2),
-            glossary: Glossary::default(),
         }
     }
 }
@@ -113,38 +78,6 @@ pub struct OpusPacket {
     pub sequence: u16,
     /// The Opus frame.
     pub payload: Vec<u8>,
-}
-
-/// A caption of the track: what was said, or its translation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrackCaption {
-    /// The utterance, numbered from 0.
-    pub caption_id: u64,
-    /// The update of this caption in this language, from 0.
-    pub revision: u32,
-    /// The caption's language (`None` for an original partial whose language is not detected
-    /// yet).
-    pub lang: Option<Lang>,
-    /// The spoken language, when known.
-    pub source_lang: Option<Lang>,
-    /// The text.
-    pub text: String,
-    /// Whether this is the caption's last revision in this language.
-    pub is_final: bool,
-    /// Where the utterance starts in the speaker's audio.
-    pub start: StreamTime,
-    /// Where it ends (finals of the original).
-    pub end: Option<StreamTime>,
-    /// A final translated again by the stronger model ([`Engines::refiner`]): it replaces
-    /// the final of a lower revision.
-    pub refined: bool,
-}
-
-impl TrackCaption {
-    /// Whether this is a translation.
-    pub fn is_translation(&self) -> bool {
-        self.lang != self.source_lang
-    }
 }
 
 /// What a pipeline reports.
@@ -163,8 +96,9 @@ pub enum PipelineEvent {
         last: bool,
     },
     /// How long a stage took for one utterance (for metrics): `stt` from the push of the
-    /// utterance's last audio to its final; `translate` from the final to its translation
-    /// (per language); `speak` from the translated text to its first audio.
+    /// utterance's last audio to its final; `translate` from the final reaching the translate
+    /// thread to its translation (per caption language); `speak` from the translated text to
+    /// its first audio.
     Latency {
         /// Which stage.
         stage: &'static str,
@@ -194,23 +128,17 @@ pub type EventSink = Arc<dyn Fn(PipelineEvent) + Send + Sync>;
 /// [`TrackPipeline::start`] hands out with it.
 pub struct TrackPipeline {
     drops: Drops,
-    targets: Arc<Mutex<Targets>>,
+    /// New targets for the translate thread (unbounded: the room never waits to send).
+    retarget: Sender<Targets>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TrackPipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrackPipeline")
-            .field("targets", &self.targets())
             .field("dropped", &self.dropped())
-            .finish()
+            .finish_non_exhaustive()
     }
-}
-
-/// Text passed from the stt thread to the translate thread.
-struct SourceCaption {
-    caption: CaptionText,
-    lang: Option<Lang>,
 }
 
 /// Bound of the text queues between threads (captions are small; a full queue waits).
@@ -231,13 +159,14 @@ impl TrackPipeline {
         targets: Targets,
         sink: EventSink,
     ) -> Result<(Self, PipelineInput)> {
-        let mut stt_options = SttOptions::default();
-        stt_options.language = options.spoken;
-        let stt = engines.stt.new_session(&stt_options)?;
+        let captioner = Captioner::new(engines, &options.session)?;
+        let translator = CaptionTranslator::new(engines, &options.session, targets);
+        let refiner = Refiner::new(engines, &options.session);
+        let speaker = Speaker::new(engines);
         let (packet_tx, packet_rx) = drop_oldest::<OpusPacket>(options.audio_queue);
-        let (text_tx, text_rx) = crossbeam_channel::bounded::<SourceCaption>(TEXT_QUEUE);
-        let (speech_tx, speech_rx) = crossbeam_channel::bounded::<(Lang, String)>(TEXT_QUEUE);
-        let targets = Arc::new(Mutex::new(targets));
+        let (text_tx, text_rx) = crossbeam_channel::bounded::<SpokenCaption>(TEXT_QUEUE);
+        let (retarget, retarget_rx) = crossbeam_channel::unbounded::<Targets>();
+        let (speech_tx, speech_rx) = crossbeam_channel::bounded::<SpeechRequest>(TEXT_QUEUE);
         let spawn = |stage: &str, body: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(format!("{name}-{stage}"))
@@ -245,54 +174,42 @@ impl TrackPipeline {
                 .map_err(|e| Error::io(format!("starting the {stage} thread of {name}"), e))
         };
         let mut threads = Vec::with_capacity(4);
-        let glossary = options.glossary.clone();
-        let refine = match &engines.refiner {
+        let refine = match refiner {
             Some(refiner) => {
                 let (jobs_tx, jobs_rx) = drop_oldest::<RefineJob>(REFINE_QUEUE);
-                let mut stage = RefineStage {
-                    sessions: Sessions::new(refiner.clone(), glossary.clone()),
-                    compute: engines.compute.clone(),
-                    sink: sink.clone(),
-                    dropped_reported: 0,
-                };
-                threads.push(spawn("refine", Box::new(move || stage.run(&jobs_rx)))?);
+                let sink = sink.clone();
+                threads.push(spawn(
+                    "refine",
+                    Box::new(move || refine_thread(refiner, &jobs_rx, &sink)),
+                )?);
                 Some(jobs_tx)
             }
             None => None,
         };
         {
-            let sink = sink.clone();
-            let mut stage =
-                SttStage::new(stt, engines.compute.clone(), options.clone(), sink, text_tx)?;
+            let mut stage = SttStage::new(captioner, sink.clone(), text_tx)?;
             threads.push(spawn(
                 "stt",
                 Box::new(move || stage.run(&packet_rx, &options)),
             )?);
         }
         {
-            let mut stage = TranslateStage {
-                sessions: Sessions::new(engines.translator.clone(), glossary),
-                compute: engines.compute.clone(),
-                targets: targets.clone(),
+            let mut stage = TranslateThread {
+                translator,
+                retarget: retarget_rx,
                 sink: sink.clone(),
                 speech: speech_tx,
                 refine,
             };
             threads.push(spawn("translate", Box::new(move || stage.run(&text_rx)))?);
         }
-        {
-            let mut stage = SpeakStage {
-                tts: engines.tts.clone(),
-                compute: engines.compute.clone(),
-                voices: HashMap::new(),
-                refused: HashSet::new(),
-                sink,
-            };
-            threads.push(spawn("speak", Box::new(move || stage.run(&speech_rx)))?);
-        }
+        threads.push(spawn(
+            "speak",
+            Box::new(move || speak_thread(speaker, &speech_rx, &sink)),
+        )?);
         let pipeline = Self {
             drops: packet_tx.drops(),
-            targets,
+            retarget,
             threads,
         };
         Ok((pipeline, PipelineInput(packet_tx)))
@@ -303,17 +220,10 @@ impl TrackPipeline {
         self.drops.get()
     }
 
-    /// What the listeners want now.
-    pub fn targets(&self) -> Targets {
-        self.targets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     /// Changes what the listeners want (from the next caption on).
     pub fn set_targets(&self, targets: Targets) {
-        *self.targets.lock().unwrap_or_else(PoisonError::into_inner) = targets;
+        // A gone receiver means the translate thread ended: nothing is translated anyway.
+        let _ = self.retarget.send(targets);
     }
 
     /// Lets every stage finish what it has and waits for the threads: for the stt thread,
@@ -347,25 +257,31 @@ impl PipelineInput {
     }
 }
 
-/// Decoding and speech-to-text.
+/// Passes a stage's caption or error on to `sink`.
+fn emit(sink: &EventSink, event: SessionEvent) {
+    match event {
+        SessionEvent::Caption(caption) => sink(PipelineEvent::Caption(caption)),
+        SessionEvent::Error { stage, message } => sink(PipelineEvent::Error { stage, message }),
+        // Only the speak thread's stage makes speech, and it encodes it first.
+        _ => {}
+    }
+}
+
+/// Opus decoding, pacing (silence when packets stop) and the [`Captioner`].
 struct SttStage {
-    session: Box<dyn dragoman_core::engine::SttSession>,
+    captioner: Captioner,
     decoder: OpusDecoder,
     /// The next expected sequence number.
     expected: Option<u16>,
     /// Samples decoded so far: the speaker's media time.
     position: u64,
-    caption_id: u64,
-    revision: u32,
     sink: EventSink,
-    text: Sender<SourceCaption>,
-    spoken: Option<Lang>,
+    text: Sender<SpokenCaption>,
     /// When recent audio was pushed: `(position after the push, wall clock)`, for the
     /// latency of finals.
     pushed: VecDeque<(u64, Instant)>,
     /// Packets the audio queue had shed when last reported.
     shed_reported: u64,
-    compute: Arc<ComputeGate>,
 }
 
 /// The most queued packets pushed as one chunk (5 s of 20 ms packets): a pipeline further
@@ -380,34 +296,20 @@ const PUSHES_KEPT: usize = 500;
 const MAX_CONCEALED: u16 = 10;
 
 impl SttStage {
-    fn new(
-        session: Box<dyn dragoman_core::engine::SttSession>,
-        compute: Arc<ComputeGate>,
-        options: PipelineOptions,
-        sink: EventSink,
-        text: Sender<SourceCaption>,
-    ) -> Result<Self> {
+    fn new(captioner: Captioner, sink: EventSink, text: Sender<SpokenCaption>) -> Result<Self> {
         Ok(Self {
-            session,
+            captioner,
             decoder: OpusDecoder::new()?,
             expected: None,
             position: 0,
-            caption_id: 0,
-            revision: 0,
             sink,
             text,
-            spoken: options.spoken,
             pushed: VecDeque::with_capacity(PUSHES_KEPT),
             shed_reported: 0,
-            compute,
         })
     }
 
-    fn run(
-        &mut self,
-        packets: &crate::queue::DropOldestReceiver<OpusPacket>,
-        options: &PipelineOptions,
-    ) {
+    fn run(&mut self, packets: &DropOldestReceiver<OpusPacket>, options: &PipelineOptions) {
         let rate = opus_rate();
         let mut idle_filled = Duration::ZERO;
         loop {
@@ -422,17 +324,14 @@ impl SttStage {
                     for packet in std::iter::once(packet).chain(waiting) {
                         match self.decode(&packet) {
                             Ok(samples) => audio.extend(samples),
-                            Err(e) => self.report(Err(e), "stt"),
+                            Err(e) => self.report(e),
                         }
                     }
-                    let pushed = self.push(audio);
-                    self.report(pushed, "stt");
+                    self.push(audio);
                 }
                 Ok(None) if idle_filled < options.max_idle_fill => {
                     idle_filled += options.idle_flush;
-                    let silence = vec![0.0; rate.samples_in(options.idle_flush) as usize];
-                    let pushed = self.push(silence);
-                    self.report(pushed, "stt");
+                    self.push(vec![0.0; rate.samples_in(options.idle_flush) as usize]);
                 }
                 Ok(None) => {}
                 Err(_) => break,
@@ -440,8 +339,15 @@ impl SttStage {
             self.report_shed(packets.dropped());
         }
         self.report_shed(packets.dropped());
-        let finished = self.session.finish().and_then(|()| self.drain());
-        self.report(finished, "stt");
+        self.captioner.finish();
+        self.hand_on();
+    }
+
+    fn report(&self, error: Error) {
+        (self.sink)(PipelineEvent::Error {
+            stage: "stt",
+            message: error.to_string(),
+        });
     }
 
     /// Tells the sink about packets the audio queue dropped since the last report (`shed` in
@@ -478,9 +384,9 @@ impl SttStage {
         Ok(audio)
     }
 
-    fn push(&mut self, audio: Vec<f32>) -> Result<()> {
+    fn push(&mut self, audio: Vec<f32>) {
         if audio.is_empty() {
-            return Ok(());
+            return;
         }
         let start = StreamTime::from_samples(self.position, opus_rate());
         self.position += audio.len() as u64;
@@ -488,11 +394,8 @@ impl SttStage {
             self.pushed.pop_front();
         }
         self.pushed.push_back((self.position, Instant::now()));
-        let chunk = AudioChunk::new(start, audio);
-        let session = &mut self.session;
-        self.compute
-            .run(Priority::Stream, || session.push_audio(&chunk))?;
-        self.drain()
+        self.captioner.push_audio(&AudioChunk::new(start, audio));
+        self.hand_on();
     }
 
     /// Time since the audio up to media time `end` was pushed.
@@ -504,81 +407,37 @@ impl SttStage {
             .map(|(_, at)| at.elapsed())
     }
 
-    fn drain(&mut self) -> Result<()> {
-        while let Some(event) = self.session.poll_event() {
-            let (caption, lang, end) = match event {
-                SttEvent::Partial {
-                    text,
-                    stable_prefix_len,
-                    start,
-                } => (
-                    CaptionText {
-                        caption_id: self.caption_id,
-                        text,
-                        stable_prefix_len,
-                        is_final: false,
-                        start,
-                    },
-                    self.spoken,
-                    None,
-                ),
-                SttEvent::Final {
-                    text,
-                    start,
-                    end,
-                    lang,
-                    ..
-                } => (
-                    CaptionText {
-                        caption_id: self.caption_id,
-                        stable_prefix_len: text.len(),
-                        text,
-                        is_final: true,
-                        start,
-                    },
-                    Some(lang),
-                    Some(end),
-                ),
-                _ => continue,
-            };
-            (self.sink)(PipelineEvent::Caption(TrackCaption {
-                caption_id: caption.caption_id,
-                revision: self.revision,
-                lang,
-                source_lang: lang,
-                text: caption.text.clone(),
-                is_final: caption.is_final,
-                start: caption.start,
-                end,
-                refined: false,
-            }));
-            if let Some(elapsed) = end.and_then(|end| self.since_pushed(end)) {
-                (self.sink)(PipelineEvent::Latency {
-                    stage: "stt",
-                    elapsed,
-                });
-            }
-            if caption.is_final {
-                self.caption_id += 1;
-                self.revision = 0;
-            } else {
-                self.revision += 1;
-            }
-            if self.text.send(SourceCaption { caption, lang }).is_err() {
-                return Err(Error::Internal("the translate thread stopped".into()));
+    /// Original captions to the sink, and on to translation.
+    fn hand_on(&mut self) {
+        while let Some(output) = self.captioner.poll() {
+            match output {
+                StageOutput::Event(SessionEvent::Caption(caption)) => {
+                    if let Some(elapsed) = caption.end.and_then(|end| self.since_pushed(end)) {
+                        (self.sink)(PipelineEvent::Latency {
+                            stage: "stt",
+                            elapsed,
+                        });
+                    }
+                    (self.sink)(PipelineEvent::Caption(caption));
+                }
+                StageOutput::Event(event) => emit(&self.sink, event),
+                StageOutput::Translate(caption) => {
+                    if self.text.send(caption).is_err() {
+                        self.report(Error::Internal("the translate thread stopped".into()));
+                    }
+                }
+                other => unexpected(&self.sink, "stt", &other),
             }
         }
-        Ok(())
     }
+}
 
-    fn report(&self, result: Result<()>, stage: &'static str) {
-        if let Err(e) = result {
-            (self.sink)(PipelineEvent::Error {
-                stage,
-                message: e.to_string(),
-            });
-        }
-    }
+/// Reports an output a stage does not make (a bug), rather than losing it unseen.
+fn unexpected(sink: &EventSink, stage: &'static str, output: &StageOutput) {
+    sink(PipelineEvent::Error {
+        stage,
+        message: format!("bug: unexpected output {output:?}"),
+    });
 }
 
 fn opus_rate() -> SampleRate {
@@ -586,331 +445,191 @@ fn opus_rate() -> SampleRate {
     SampleRate::new(OPUS_RATE).unwrap_or(SampleRate::HZ_16000)
 }
 
-/// A translator's caption sessions, one per (spoken, caption) language pair, each started on
-/// first use with the room's glossary.
-struct Sessions {
-    translator: Arc<dyn Translator>,
-    glossary: Glossary,
-    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
-    /// Pairs the translator refused (reported once).
-    refused: HashSet<(Lang, Lang)>,
-}
-
-impl Sessions {
-    fn new(translator: Arc<dyn Translator>, glossary: Glossary) -> Self {
-        Self {
-            translator,
-            glossary,
-            sessions: HashMap::new(),
-            refused: HashSet::new(),
-        }
-    }
-
-    /// The session of `from` -> `to`; `None` when the translator refused the pair before
-    /// (its error was returned then).
-    fn get(&mut self, from: Lang, to: Lang) -> Result<Option<&mut Box<dyn TranslationSession>>> {
-        if self.refused.contains(&(from, to)) {
-            return Ok(None);
-        }
-        match self.sessions.entry((from, to)) {
-            std::collections::hash_map::Entry::Occupied(e) => Ok(Some(e.into_mut())),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let mut options = TranslationOptions::new(from, to);
-                options.glossary = self.glossary.clone();
-                match self.translator.new_session(&options) {
-                    Ok(session) => Ok(Some(e.insert(session))),
-                    Err(err) => {
-                        self.refused.insert((from, to));
-                        Err(err)
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Caption translation, one session per (spoken, caption) language pair.
-struct TranslateStage {
-    sessions: Sessions,
-    compute: Arc<ComputeGate>,
-    targets: Arc<Mutex<Targets>>,
+/// The [`CaptionTranslator`] between the stt thread and the speak and refine threads.
+struct TranslateThread {
+    translator: CaptionTranslator,
+    /// What the listeners want, when it changes; applied from the next captions on.
+    retarget: Receiver<Targets>,
     sink: EventSink,
-    speech: Sender<(Lang, String)>,
-    /// Finals for the refine stage, where there is a refiner.
+    speech: Sender<SpeechRequest>,
+    /// Finals for the refine thread, where there is a refiner.
     refine: Option<DropOldestSender<RefineJob>>,
 }
 
-impl TranslateStage {
-    fn run(&mut self, captions: &Receiver<SourceCaption>) {
+impl TranslateThread {
+    fn run(&mut self, captions: &Receiver<SpokenCaption>) {
         while let Ok(first) = captions.recv() {
-            // Everything queued meanwhile. While captions queue up, translation is behind:
-            // every final is translated, but of the partials only the newest (the last in the
-            // queue) is, so the stage catches up instead of translating text already stale.
-            let mut batch = vec![first];
-            batch.extend(captions.try_iter());
-            let last = batch.len() - 1;
-            for (i, source) in batch.iter().enumerate() {
-                if source.caption.is_final || i == last {
-                    self.translate_all(source);
+            let started = Instant::now();
+            if let Some(targets) = self.retarget.try_iter().last() {
+                self.translator.set_targets(targets);
+            }
+            // Everything queued meanwhile goes to the stage together: while captions queue
+            // up, translation is behind, and the stage skips the partials a newer one replaces.
+            let batch = std::iter::once(first).chain(captions.try_iter()).collect();
+            self.translate(batch, started);
+        }
+    }
+
+    fn translate(&mut self, captions: Vec<SpokenCaption>, started: Instant) {
+        self.translator.push(captions);
+        while let Some(output) = self.translator.poll() {
+            match output {
+                StageOutput::Event(SessionEvent::Caption(caption)) => {
+                    if caption.is_final {
+                        (self.sink)(PipelineEvent::Latency {
+                            stage: "translate",
+                            elapsed: started.elapsed(),
+                        });
+                    }
+                    (self.sink)(PipelineEvent::Caption(caption));
                 }
-            }
-        }
-    }
-
-    /// Translates one caption into every language someone wants.
-    fn translate_all(&mut self, source: &SourceCaption) {
-        let Some(from) = source.lang else { return };
-        let targets = self
-            .targets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        // Speech needs the translated final even where nobody reads that language.
-        let langs: BTreeSet<Lang> = targets
-            .captions
-            .union(&targets.speech)
-            .copied()
-            .filter(|&to| to != from)
-            .collect();
-        for to in langs {
-            if let Err(e) = self.translate(&source.caption, from, to, &targets) {
-                (self.sink)(PipelineEvent::Error {
-                    stage: "translate",
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-
-    fn translate(
-        &mut self,
-        caption: &CaptionText,
-        from: Lang,
-        to: Lang,
-        targets: &Targets,
-    ) -> Result<()> {
-        let Some(session) = self.sessions.get(from, to)? else {
-            return Ok(());
-        };
-        let started = Instant::now();
-        // A final is waited for; a partial runs only if the gate is free at once, else it is
-        // skipped (a newer revision or the final follows).
-        if caption.is_final {
-            self.compute
-                .run(Priority::Final, || session.push_text(caption))?;
-        } else if let Some(pushed) = self
-            .compute
-            .try_run(Priority::Partial, || session.push_text(caption))
-        {
-            pushed?;
-        }
-        while let Some(event) = session.poll_event() {
-            if event.is_final {
-                (self.sink)(PipelineEvent::Latency {
-                    stage: "translate",
-                    elapsed: started.elapsed(),
-                });
-            }
-            if event.is_final && targets.speech.contains(&to) {
-                self.speech
-                    .send((to, event.text.clone()))
-                    .map_err(|_| Error::Internal("the speak thread stopped".into()))?;
-            }
-            if targets.captions.contains(&to) {
-                if let (true, Some(refine)) = (event.is_final, &self.refine) {
-                    let job = RefineJob {
-                        caption: caption.clone(),
-                        from,
-                        to,
-                        revision: event.revision,
-                        first: event.text.clone(),
-                    };
-                    // A gone receiver means the refine thread ended; its error was reported.
-                    let _ = refine.push(job);
-                }
-                (self.sink)(PipelineEvent::Caption(TrackCaption {
-                    caption_id: event.caption_id,
-                    revision: event.revision,
-                    lang: Some(to),
-                    source_lang: Some(from),
-                    text: event.text,
-                    is_final: event.is_final,
-                    start: caption.start,
-                    end: None,
-                    refined: false,
-                }));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A final caption to translate again with the refiner.
-struct RefineJob {
-    caption: CaptionText,
-    from: Lang,
-    to: Lang,
-    /// The revision of the first translation's final.
-    revision: u32,
-    /// The first translation.
-    first: String,
-}
-
-/// Finals translated again by [`Engines::refiner`], one session per language pair (so the
-/// refiner reads the speaker's previous finals too), each when no other model job runs
-/// ([`Priority::Refine`]). A refined translation that differs from the first goes out as the
-/// caption's next revision, final and [`TrackCaption::refined`]. Speech keeps the first
-/// translation (it was spoken already). When the CPU has no lull for long, the oldest waiting
-/// finals are dropped from the queue and reported; their first translation stands.
-struct RefineStage {
-    sessions: Sessions,
-    compute: Arc<ComputeGate>,
-    sink: EventSink,
-    dropped_reported: u64,
-}
-
-impl RefineStage {
-    fn run(&mut self, jobs: &DropOldestReceiver<RefineJob>) {
-        loop {
-            let job = match jobs.recv_timeout(Duration::from_secs(1)) {
-                Ok(Some(job)) => job,
-                Ok(None) => continue,
-                Err(_) => break,
-            };
-            if let Err(e) = self.refine(&job) {
-                (self.sink)(PipelineEvent::Error {
-                    stage: "refine",
-                    message: e.to_string(),
-                });
-            }
-            let dropped = jobs.dropped();
-            if dropped > self.dropped_reported {
-                (self.sink)(PipelineEvent::Error {
-                    stage: "refine",
-                    message: format!(
-                        "{} final captions kept their first translation: no lull to refine them",
-                        dropped - self.dropped_reported
-                    ),
-                });
-                self.dropped_reported = dropped;
-            }
-        }
-    }
-
-    fn refine(&mut self, job: &RefineJob) -> Result<()> {
-        let Some(session) = self.sessions.get(job.from, job.to)? else {
-            return Ok(());
-        };
-        self.compute
-            .run(Priority::Refine, || session.push_text(&job.caption))?;
-        while let Some(event) = session.poll_event() {
-            if event.is_final && event.text.trim() != job.first.trim() {
-                (self.sink)(PipelineEvent::Caption(TrackCaption {
-                    caption_id: job.caption.caption_id,
-                    revision: job.revision + 1,
-                    lang: Some(job.to),
-                    source_lang: Some(job.from),
-                    text: event.text,
-                    is_final: true,
-                    start: job.caption.start,
-                    end: None,
-                    refined: true,
-                }));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Text-to-speech and Opus encoding, one voice session per language.
-struct SpeakStage {
-    tts: Arc<dyn TextToSpeech>,
-    compute: Arc<ComputeGate>,
-    voices: HashMap<Lang, Box<dyn TtsSession>>,
-    refused: HashSet<Lang>,
-    sink: EventSink,
-}
-
-impl SpeakStage {
-    fn run(&mut self, texts: &Receiver<(Lang, String)>) {
-        while let Ok((lang, text)) = texts.recv() {
-            if let Err(e) = self.speak(lang, &text) {
-                (self.sink)(PipelineEvent::Error {
-                    stage: "speak",
-                    message: e.to_string(),
-                });
-            }
-        }
-    }
-
-    fn speak(&mut self, lang: Lang, text: &str) -> Result<()> {
-        if self.refused.contains(&lang) {
-            return Ok(());
-        }
-        let session = match self.voices.entry(lang) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                match self.tts.new_session(&TtsOptions::new(lang)) {
-                    Ok(session) => e.insert(session),
-                    Err(err) => {
-                        self.refused.insert(lang);
-                        return Err(err);
+                StageOutput::Event(event) => emit(&self.sink, event),
+                StageOutput::Speak(request) => {
+                    if self.speech.send(request).is_err() {
+                        (self.sink)(PipelineEvent::Error {
+                            stage: "translate",
+                            message: "the speak thread stopped".into(),
+                        });
                     }
                 }
-            }
-        };
-        let started = Instant::now();
-        let mut encoder = OpusEncoder::new()?;
-        let mut resampler: Option<StreamResampler> = None;
-        // Each packet goes out as soon as the next one exists (the last is marked as such).
-        let mut out = SpeechOut {
-            lang,
-            held: None,
-            sink: &self.sink,
-            started: Some(started),
-        };
-        // Sentence by sentence (each pushed with a space after it, which tells the session it
-        // is complete), so each sentence's audio leaves before the next is synthesised. (A
-        // full stop of an abbreviation splits a sentence in two here: it is then spoken as
-        // two.)
-        let pieces = sentences(text).into_iter().map(Some);
-        for piece in pieces.chain([None]) {
-            // Synthesis runs in the push.
-            self.compute.run(Priority::Speech, || match piece {
-                Some(sentence) => session.push_text(&format!("{sentence} ")),
-                None => session.finish(),
-            })?;
-            while let Some(event) = session.poll_event() {
-                let TtsEvent::Audio(chunk) = event else {
-                    continue;
-                };
-                let to_48k = match &mut resampler {
-                    Some(r) => r,
-                    None => resampler.insert(StreamResampler::new(chunk.rate(), opus_rate())?),
-                };
-                let audio = to_48k.push(&chunk.samples)?;
-                out.extend(encoder.encode(&audio)?);
+                StageOutput::Refine(job) => {
+                    if let Some(refine) = &self.refine {
+                        // A gone receiver means the refine thread ended; its error was
+                        // reported.
+                        let _ = refine.push(job);
+                    }
+                }
+                other => unexpected(&self.sink, "translate", &other),
             }
         }
-        if let Some(mut r) = resampler {
-            out.extend(encoder.encode(&r.finish()?)?);
-        }
-        out.extend(encoder.flush()?);
-        out.close();
-        Ok(())
     }
 }
 
-/// Translated speech packets on their way out, one held back so the last can be marked.
+/// Runs the [`Refiner`] on the finals queued for it, each when the CPU has a lull
+/// ([`Priority::Refine`](dragoman_core::pipeline::Priority::Refine)). When it has none for
+/// long, the oldest waiting finals are dropped from the queue and reported; their first
+/// translation stands.
+fn refine_thread(mut refiner: Refiner, jobs: &DropOldestReceiver<RefineJob>, sink: &EventSink) {
+    let mut dropped_reported = 0;
+    loop {
+        let job = match jobs.recv_timeout(Duration::from_secs(1)) {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(_) => break,
+        };
+        refiner.push(&job);
+        while let Some(output) = refiner.poll() {
+            match output {
+                StageOutput::Event(event) => emit(sink, event),
+                other => unexpected(sink, "refine", &other),
+            }
+        }
+        let dropped = jobs.dropped();
+        if dropped > dropped_reported {
+            sink(PipelineEvent::Error {
+                stage: "refine",
+                message: format!(
+                    "{} final captions kept their first translation: no lull to refine them",
+                    dropped - dropped_reported
+                ),
+            });
+            dropped_reported = dropped;
+        }
+    }
+}
+
+/// Runs the [`Speaker`] on each final translation and encodes its speech to 48 kHz Opus, each
+/// sentence's packets sent as soon as they exist.
+fn speak_thread(mut speaker: Speaker, requests: &Receiver<SpeechRequest>, sink: &EventSink) {
+    while let Ok(request) = requests.recv() {
+        let mut out = SpeechOut::new(request.lang, sink);
+        speaker.speak(request);
+        while speaker.step() {
+            while let Some(output) = speaker.poll() {
+                let encoded = match output {
+                    StageOutput::Event(SessionEvent::Speech { audio, .. }) => out.push(&audio),
+                    StageOutput::Event(SessionEvent::SpeechEnd { .. }) => out.end(),
+                    StageOutput::Event(event) => {
+                        emit(sink, event);
+                        Ok(())
+                    }
+                    other => {
+                        unexpected(sink, "speak", &other);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = encoded {
+                    sink(PipelineEvent::Error {
+                        stage: "speak",
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One translated caption's speech on its way out: resampled to 48 kHz and Opus-encoded, with
+/// one packet held back so the last can be marked.
 struct SpeechOut<'a> {
     lang: Lang,
-    held: Option<Vec<u8>>,
     sink: &'a EventSink,
+    resampler: Option<StreamResampler>,
+    encoder: Option<OpusEncoder>,
+    held: Option<Vec<u8>>,
     /// When the text came; taken at the first packet.
     started: Option<Instant>,
 }
 
-impl SpeechOut<'_> {
+impl<'a> SpeechOut<'a> {
+    fn new(lang: Lang, sink: &'a EventSink) -> Self {
+        Self {
+            lang,
+            sink,
+            resampler: None,
+            encoder: None,
+            held: None,
+            started: Some(Instant::now()),
+        }
+    }
+
+    /// Encodes `audio` and sends what makes whole packets.
+    fn push(&mut self, audio: &AudioChunk) -> Result<()> {
+        let to_48k = match &mut self.resampler {
+            Some(r) => r,
+            None => self
+                .resampler
+                .insert(StreamResampler::new(audio.rate(), opus_rate())?),
+        };
+        let samples = to_48k.push(&audio.samples)?;
+        self.encode(&samples)
+    }
+
+    /// Sends the rest, the last packet marked as such.
+    fn end(&mut self) -> Result<()> {
+        if let Some(mut resampler) = self.resampler.take() {
+            let rest = resampler.finish()?;
+            self.encode(&rest)?;
+        }
+        if let Some(mut encoder) = self.encoder.take() {
+            self.extend(encoder.flush()?);
+        }
+        if let Some(packet) = self.held.take() {
+            self.send(packet, true);
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, samples: &[f32]) -> Result<()> {
+        let encoder = match &mut self.encoder {
+            Some(e) => e,
+            None => self.encoder.insert(OpusEncoder::new()?),
+        };
+        let packets = encoder.encode(samples)?;
+        self.extend(packets);
+        Ok(())
+    }
+
     fn extend(&mut self, packets: Vec<Vec<u8>>) {
         for packet in packets {
             if let Some(previous) = self.held.replace(packet) {
@@ -932,11 +651,5 @@ impl SpeechOut<'_> {
             packet,
             last,
         });
-    }
-
-    fn close(mut self) {
-        if let Some(packet) = self.held.take() {
-            self.send(packet, true);
-        }
     }
 }

@@ -8,7 +8,8 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{decode_packets, engines, hear, opus_packets, recording, word_error_rate};
-use dragoman_core::Lang;
+use dragoman_core::pipeline::{PipelineSession, SessionEvent, SessionOptions};
+use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
 use dragoman_rtc::pipeline::{
     Engines, PipelineEvent, PipelineInput, PipelineOptions, Targets, TrackCaption, TrackPipeline,
 };
@@ -32,7 +33,7 @@ fn run_on(
         Arc::new(move |e| events.lock().unwrap().push(e))
     };
     let mut options = PipelineOptions::default();
-    options.spoken = Some(Lang::EN);
+    options.session.spoken = Some(Lang::EN);
     options.audio_queue = 100_000;
     let (pipeline, input) = TrackPipeline::start("test", engines, options, targets, sink).unwrap();
     for packet in packets {
@@ -116,6 +117,76 @@ fn captions_translations_and_speech_come_out_of_opus_packets() {
     assert!(wrong * 2 <= chars, "CER {wrong}/{chars}");
 }
 
+/// The same stages driven by core's session in one thread, as an app, a binding or an example
+/// drives them (no Opus, no threads): 20 ms chunks of the recordings in; every final
+/// captioned, translated and spoken, the speech of each final closed by its end.
+#[test]
+fn the_session_alone_captions_translates_and_speaks() {
+    let (audio, references, _) = recording(2, 0.8);
+    let targets = Targets {
+        captions: [Lang::EN, Lang::DE].into(),
+        speech: [Lang::DE].into(),
+    };
+    let mut options = SessionOptions::default();
+    options.spoken = Some(Lang::EN);
+    let mut session = PipelineSession::new(&engines(), &options, targets).unwrap();
+    let rate = SampleRate::new(48_000).unwrap();
+    let mut events = Vec::new();
+    for (i, samples) in audio.chunks(960).enumerate() {
+        let start = StreamTime::from_samples(i as u64 * 960, rate);
+        session.push_audio(&AudioChunk::new(start, samples.to_vec()));
+        events.extend(std::iter::from_fn(|| session.poll_event()));
+    }
+    session.finish();
+    events.extend(std::iter::from_fn(|| session.poll_event()));
+
+    let errors: Vec<&SessionEvent> = events
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Error { .. }))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let finals = |lang: Lang| -> Vec<TrackCaption> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Caption(c) if c.is_final && c.lang == Some(lang) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let original = finals(Lang::EN);
+    let heard: Vec<&str> = original.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, words) = word_error_rate(&references, &heard, "session");
+    assert!(wrong * 10 <= words, "WER {wrong}/{words}");
+    let german = finals(Lang::DE);
+    assert_eq!(german.len(), original.len());
+    assert!(
+        german.iter().all(|c| !c.text.trim().is_empty()),
+        "{german:?}"
+    );
+
+    // One end per spoken final, and the speech says the German captions.
+    let ends = events
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::SpeechEnd { lang } if *lang == Lang::DE))
+        .count();
+    assert_eq!(ends, german.len());
+    let mut speech = Vec::new();
+    for event in &events {
+        if let SessionEvent::Speech { lang, audio } = event {
+            assert_eq!(*lang, Lang::DE);
+            speech.extend(
+                dragoman_core::resample::resample(&audio.samples, audio.rate(), rate).unwrap(),
+            );
+        }
+    }
+    let spoken = hear(&speech, Lang::DE);
+    let said: Vec<&str> = german.iter().map(|c| c.text.as_str()).collect();
+    let (wrong, chars) = char_errors(&normalize_words(&said.join(" ")), &normalize_words(&spoken));
+    eprintln!("german speech: CER {wrong}/{chars} | {spoken}");
+    assert!(wrong * 2 <= chars, "CER {wrong}/{chars}");
+}
+
 /// A stronger model refines the finals: Qwen2.5-Coder 0.5B Instruct here, after Gemma 3 270M.
 /// Each refined German caption comes after its caption's first final, one revision later, with
 /// other words; nothing fails.
@@ -184,7 +255,7 @@ fn two_speakers_faster_than_real_time_lose_no_final() {
         speech: Default::default(),
     };
     let mut options = PipelineOptions::default();
-    options.spoken = Some(Lang::EN);
+    options.session.spoken = Some(Lang::EN);
     options.audio_queue = packets.len();
     let events: Vec<Arc<Mutex<Vec<PipelineEvent>>>> =
         (0..2).map(|_| Arc::new(Mutex::new(Vec::new()))).collect();

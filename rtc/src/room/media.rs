@@ -265,7 +265,7 @@ pub(super) fn start_pipeline(
         )
     };
     let mut options = inner.options.pipeline.clone();
-    options.spoken = spoken;
+    options.session.spoken = spoken;
     let tx = inner.pipeline_tx.clone();
     let speaker = id.to_string();
     let sink: EventSink = Arc::new(move |event| {

@@ -50,7 +50,7 @@ impl LiveRooms {
         let mut options = RoomOptions::new(record.name.clone());
         options.max_participants = record.max_participants as usize;
         options.pipeline.audio_queue = config.audio_queue;
-        options.pipeline.glossary = record.glossary.clone();
+        options.pipeline.session.glossary = record.glossary.clone();
         options.network.udp_addresses = config.udp_addresses.clone();
         let room = Room::new(options, engines.clone(), Arc::new(credentials.clone()));
         let recorder = tokio::spawn(record_room(

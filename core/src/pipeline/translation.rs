@@ -1,0 +1,246 @@
+//! Caption translation into every language someone wants, and the refinement of finals.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use super::{
+    Compute, Engines, Priority, SessionEvent, SessionOptions, SpeechRequest, SpokenCaption,
+    StageOutput, Targets, TrackCaption, report,
+};
+use crate::engine::{CaptionText, TranslationOptions, TranslationSession, Translator};
+use crate::error::Result;
+use crate::glossary::Glossary;
+use crate::lang::Lang;
+
+/// A translator's caption sessions, one per (spoken, caption) language pair, each started on
+/// first use with the glossary.
+struct Sessions {
+    translator: Arc<dyn Translator>,
+    glossary: Glossary,
+    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
+    /// Pairs the translator refused (reported once).
+    refused: HashSet<(Lang, Lang)>,
+}
+
+impl Sessions {
+    fn new(translator: Arc<dyn Translator>, glossary: Glossary) -> Self {
+        Self {
+            translator,
+            glossary,
+            sessions: HashMap::new(),
+            refused: HashSet::new(),
+        }
+    }
+
+    /// The session of `from` -> `to`; `None` when the translator refused the pair before
+    /// (its error was returned then).
+    fn get(&mut self, from: Lang, to: Lang) -> Result<Option<&mut Box<dyn TranslationSession>>> {
+        if self.refused.contains(&(from, to)) {
+            return Ok(None);
+        }
+        match self.sessions.entry((from, to)) {
+            Entry::Occupied(e) => Ok(Some(e.into_mut())),
+            Entry::Vacant(e) => {
+                let mut options = TranslationOptions::new(from, to);
+                options.glossary = self.glossary.clone();
+                match self.translator.new_session(&options) {
+                    Ok(session) => Ok(Some(e.insert(session))),
+                    Err(err) => {
+                        self.refused.insert((from, to));
+                        Err(err)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The second stage: each caption translated into every language the listeners read or hear
+/// (one session per language pair, so each reads the speaker's earlier captions); translated
+/// captions out, final translations handed on to be spoken and (with a refiner) refined.
+///
+/// Finals are always translated ([`Priority::Final`]); a partial only when the scheduler is
+/// free at once ([`Priority::Partial`]), and of several partials pushed together only the
+/// newest, so a stage that fell behind catches up instead of translating stale text.
+pub struct CaptionTranslator {
+    sessions: Sessions,
+    compute: Arc<dyn Compute>,
+    targets: Targets,
+    refine: bool,
+    outputs: VecDeque<StageOutput>,
+}
+
+impl CaptionTranslator {
+    /// Translation with `engines.translator` into `targets`; finals are handed on for
+    /// refinement when `engines` has a refiner.
+    pub fn new(engines: &Engines, options: &SessionOptions, targets: Targets) -> Self {
+        Self {
+            sessions: Sessions::new(engines.translator.clone(), options.glossary.clone()),
+            compute: engines.compute.clone(),
+            targets,
+            refine: engines.refiner.is_some(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// What the listeners want now.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
+    }
+
+    /// Changes what the listeners want, from the next caption on.
+    pub fn set_targets(&mut self, targets: Targets) {
+        self.targets = targets;
+    }
+
+    /// Translates the captions that came since the last push: every final, and the last
+    /// caption even when it is a partial.
+    pub fn push(&mut self, captions: Vec<SpokenCaption>) {
+        let last = captions.len().saturating_sub(1);
+        for (i, spoken) in captions.iter().enumerate() {
+            if spoken.caption.is_final || i == last {
+                self.translate_all(spoken);
+            }
+        }
+    }
+
+    /// The next output, or `None` until the next push.
+    pub fn poll(&mut self) -> Option<StageOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Translates one caption into every language someone wants.
+    fn translate_all(&mut self, spoken: &SpokenCaption) {
+        // An original partial whose language is not detected yet waits for its final.
+        let Some(from) = spoken.lang else { return };
+        // Speech needs the translated final even where nobody reads that language.
+        let langs: BTreeSet<Lang> = self
+            .targets
+            .captions
+            .union(&self.targets.speech)
+            .copied()
+            .filter(|&to| to != from)
+            .collect();
+        for to in langs {
+            let translated = self.translate(&spoken.caption, from, to);
+            report(&mut self.outputs, "translate", translated);
+        }
+    }
+
+    fn translate(&mut self, caption: &CaptionText, from: Lang, to: Lang) -> Result<()> {
+        let Some(session) = self.sessions.get(from, to)? else {
+            return Ok(());
+        };
+        let mut job = || session.push_text(caption);
+        if caption.is_final {
+            self.compute.run(Priority::Final, &mut job)?;
+        } else if let Some(pushed) = self.compute.try_run(Priority::Partial, &mut job) {
+            pushed?;
+        }
+        while let Some(event) = session.poll_event() {
+            if event.is_final && self.targets.speech.contains(&to) {
+                self.outputs.push_back(StageOutput::Speak(SpeechRequest {
+                    lang: to,
+                    text: event.text.clone(),
+                }));
+            }
+            if !self.targets.captions.contains(&to) {
+                continue;
+            }
+            if event.is_final && self.refine {
+                self.outputs.push_back(StageOutput::Refine(RefineJob {
+                    caption: caption.clone(),
+                    from,
+                    to,
+                    revision: event.revision,
+                    first: event.text.clone(),
+                }));
+            }
+            self.outputs
+                .push_back(StageOutput::Event(SessionEvent::Caption(TrackCaption {
+                    caption_id: event.caption_id,
+                    revision: event.revision,
+                    lang: Some(to),
+                    source_lang: Some(from),
+                    text: event.text,
+                    is_final: event.is_final,
+                    start: caption.start,
+                    end: None,
+                    refined: false,
+                })));
+        }
+        Ok(())
+    }
+}
+
+/// A final caption to translate again with the refiner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefineJob {
+    caption: CaptionText,
+    from: Lang,
+    to: Lang,
+    /// The revision of the first translation's final.
+    revision: u32,
+    /// The first translation.
+    first: String,
+}
+
+/// Finals translated again by [`Engines::refiner`], one session per language pair (so the
+/// refiner reads the speaker's previous finals too), each as a [`Priority::Refine`] job. A
+/// refined translation that differs from the first comes out as the caption's next revision,
+/// final and [`TrackCaption::refined`]. Speech keeps the first translation (it was spoken
+/// already).
+pub struct Refiner {
+    sessions: Sessions,
+    compute: Arc<dyn Compute>,
+    outputs: VecDeque<StageOutput>,
+}
+
+impl Refiner {
+    /// The refinement stage of `engines`; `None` when they have no refiner.
+    pub fn new(engines: &Engines, options: &SessionOptions) -> Option<Self> {
+        let refiner = engines.refiner.clone()?;
+        Some(Self {
+            sessions: Sessions::new(refiner, options.glossary.clone()),
+            compute: engines.compute.clone(),
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// Translates `job`'s caption again.
+    pub fn push(&mut self, job: &RefineJob) {
+        let refined = self.refine(job);
+        report(&mut self.outputs, "refine", refined);
+    }
+
+    /// The next output, or `None` until the next push.
+    pub fn poll(&mut self) -> Option<StageOutput> {
+        self.outputs.pop_front()
+    }
+
+    fn refine(&mut self, job: &RefineJob) -> Result<()> {
+        let Some(session) = self.sessions.get(job.from, job.to)? else {
+            return Ok(());
+        };
+        self.compute
+            .run(Priority::Refine, &mut || session.push_text(&job.caption))?;
+        while let Some(event) = session.poll_event() {
+            if event.is_final && event.text.trim() != job.first.trim() {
+                self.outputs
+                    .push_back(StageOutput::Event(SessionEvent::Caption(TrackCaption {
+                        caption_id: job.caption.caption_id,
+                        revision: job.revision + 1,
+                        lang: Some(job.to),
+                        source_lang: Some(job.from),
+                        text: event.text,
+                        is_final: true,
+                        start: job.caption.start,
+                        end: None,
+                        refined: true,
+                    })));
+            }
+        }
+        Ok(())
+    }
+}
