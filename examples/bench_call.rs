@@ -13,8 +13,9 @@
 //! view); audio dropped by the room; the process's CPU (cores) and resident memory (peak so
 //! far). Then the whole call's figures. See `scripts/bench_call.sh` for the recordings.
 //!
-//! `bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2]`, each DIR holding `NAME.wav` with
-//! `NAME.txt` (the clips are played in name order).
+//! `bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine]`, each DIR holding
+//! `NAME.wav` with `NAME.txt` (the clips are played in name order); `--no-refine` leaves the
+//! refiner out, as `refine_finals = false` does in the server.
 
 #![allow(clippy::print_stdout)] // a benchmark prints
 
@@ -98,12 +99,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let (dir_a, dir_b) = match args.as_slice() {
         [a, b, ..] => (a.clone(), b.clone()),
-        _ => anyhow::bail!("usage: bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2]"),
+        _ => anyhow::bail!(
+            "usage: bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine]"
+        ),
     };
     let minutes: f64 = flag("--minutes").map_or(Ok(5.0), |m| m.parse())?;
     let speakers: usize = flag("--speakers").map_or(Ok(2), |m| m.parse())?;
     let (rss_before, _) = memory_mb();
-    let engines = dragoman_examples::engines(&ModelStore::from_env()?)?;
+    let refine = !args.iter().any(|a| a == "--no-refine");
+    let engines = dragoman_server::engines::engines_refining(&ModelStore::from_env()?, refine)?;
     dragoman_server::engines::warm_up(&engines)?;
     let (rss_loaded, _) = memory_mb();
 
