@@ -32,7 +32,7 @@ use dragoman_examples::measure::{cpu_seconds, memory_mb, percentile};
 use dragoman_rtc::client::{Client, ClientEvent, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
 use dragoman_rtc::protocol::ProtocolError;
-use dragoman_rtc::room::{Identity, Room, RoomOptions};
+use dragoman_rtc::room::{Identity, Room, RoomEvent, RoomOptions};
 use dragoman_stt::eval::trim_silence;
 
 const RATE: u32 = 48_000;
@@ -120,6 +120,20 @@ async fn main() -> anyhow::Result<()> {
         })
     };
     let room = Room::new(RoomOptions::new("call"), engines, Arc::new(open));
+    // Where the time goes: each pipeline stage's own latency (see `PipelineEvent::Latency`).
+    let stages = Arc::new(Mutex::new(BTreeMap::<&'static str, Vec<f64>>::new()));
+    let mut room_events = room.events();
+    {
+        let stages = stages.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = room_events.recv().await {
+                if let RoomEvent::StageLatency { stage, elapsed, .. } = event {
+                    let mut stages = stages.lock().unwrap_or_else(PoisonError::into_inner);
+                    stages.entry(stage).or_default().push(elapsed.as_secs_f64());
+                }
+            }
+        });
+    }
     let heard = Arc::new(Mutex::new(Heard::default()));
     let mut clients = Vec::new();
     for (token, spoken, read, hear) in
@@ -312,6 +326,15 @@ async fn main() -> anyhow::Result<()> {
         room.stats().pipeline_drops,
         h.shed_ms,
     );
+    let stages = stages
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let stages: Vec<String> = stages
+        .into_iter()
+        .map(|(stage, times)| format!("{stage} {} ({} times)", stat(times.clone()), times.len()))
+        .collect();
+    println!("stage latency p50 / p95 s: {}", stages.join("; "));
     room.close().await;
     Ok(())
 }
