@@ -15,8 +15,9 @@
 //!
 //! Each thread takes everything queued for it at once, so a stage that fell behind catches up
 //! instead of doing stale work: the stt thread pushes all waiting audio as one chunk (one
-//! decode for all of it: computation-aware streaming), the translate thread hands every waiting
-//! caption over together (the stage translates the finals and only the newest partial), and
+//! decode for all of it: computation-aware streaming), the translate thread hands what came
+//! over between two translations (the stage translates the finals and only the newest
+//! partial, and drops the rest of an older partial's work), and
 //! the speak thread sends each sentence's audio as soon as it is made. The stages run their
 //! models through the process's one [`ComputeGate`](crate::compute::ComputeGate) (in
 //! [`Engines`]). Only the audio queue drops (the oldest packets, when one step takes longer
@@ -456,29 +457,52 @@ struct TranslateThread {
     refine: Option<DropOldestSender<RefineJob>>,
 }
 
+/// Finals whose arrival is remembered for the translate latency.
+const ARRIVALS_KEPT: usize = 16;
+
 impl TranslateThread {
     fn run(&mut self, captions: &Receiver<SpokenCaption>) {
-        while let Ok(first) = captions.recv() {
-            let started = Instant::now();
+        // When each recent final reached this thread: `(caption id, wall clock)`.
+        let mut arrivals: VecDeque<(u64, Instant)> = VecDeque::with_capacity(ARRIVALS_KEPT);
+        loop {
+            // Between two translations, whatever came meanwhile goes to the stage, which drops
+            // the queued work of older partials: a final never waits behind a stale partial's
+            // other languages. Waits only when nothing is left to translate.
+            let mut batch = Vec::new();
+            if self.translator.is_idle() {
+                match captions.recv() {
+                    Ok(caption) => batch.push(caption),
+                    Err(_) => break,
+                }
+            }
+            batch.extend(captions.try_iter());
             if let Some(targets) = self.retarget.try_iter().last() {
                 self.translator.set_targets(targets);
             }
-            // Everything queued meanwhile goes to the stage together: while captions queue
-            // up, translation is behind, and the stage skips the partials a newer one replaces.
-            let batch = std::iter::once(first).chain(captions.try_iter()).collect();
-            self.translate(batch, started);
+            for spoken in batch.iter().filter(|s| s.caption.is_final) {
+                if arrivals.len() == ARRIVALS_KEPT {
+                    arrivals.pop_front();
+                }
+                arrivals.push_back((spoken.caption.caption_id, Instant::now()));
+            }
+            self.translator.push(batch);
+            self.translator.step();
+            self.hand_on(&arrivals);
         }
     }
 
-    fn translate(&mut self, captions: Vec<SpokenCaption>, started: Instant) {
-        self.translator.push(captions);
+    /// Translated captions to the sink, final translations on to the speak and refine threads.
+    fn hand_on(&mut self, arrivals: &VecDeque<(u64, Instant)>) {
         while let Some(output) = self.translator.poll() {
             match output {
                 StageOutput::Event(SessionEvent::Caption(caption)) => {
-                    if caption.is_final {
+                    let arrived = arrivals
+                        .iter()
+                        .find(|(id, _)| caption.is_final && *id == caption.caption_id);
+                    if let Some((_, at)) = arrived {
                         (self.sink)(PipelineEvent::Latency {
                             stage: "translate",
-                            elapsed: started.elapsed(),
+                            elapsed: at.elapsed(),
                         });
                     }
                     (self.sink)(PipelineEvent::Caption(caption));

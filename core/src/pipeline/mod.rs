@@ -272,9 +272,8 @@ impl PipelineSession {
         while let Some(output) = self.captioner.poll() {
             self.route(output);
         }
-        if !self.to_translate.is_empty() {
-            let captions = std::mem::take(&mut self.to_translate);
-            self.translator.push(captions);
+        self.translator.push(std::mem::take(&mut self.to_translate));
+        while self.translator.step() {
             while let Some(output) = self.translator.poll() {
                 self.route(output);
             }

@@ -60,14 +60,19 @@ impl Sessions {
 /// (one session per language pair, so each reads the speaker's earlier captions); translated
 /// captions out, final translations handed on to be spoken and (with a refiner) refined.
 ///
+/// Work is queued by [`push`](Self::push) and done one translation (a caption into one
+/// language) per [`step`](Self::step), so a driver hands over newer captions between steps.
+/// Newer captions replace the queued work of a partial: of several partials only the newest is
+/// translated, and a final is not kept waiting behind the rest of a stale partial's languages.
 /// Finals are always translated ([`Priority::Final`]); a partial only when the scheduler is
-/// free at once ([`Priority::Partial`]), and of several partials pushed together only the
-/// newest, so a stage that fell behind catches up instead of translating stale text.
+/// free at once ([`Priority::Partial`]).
 pub struct CaptionTranslator {
     sessions: Sessions,
     compute: Arc<dyn Compute>,
     targets: Targets,
     refine: bool,
+    /// Translations to do, in order: a caption, from its language into one other.
+    queued: VecDeque<(Arc<CaptionText>, Lang, Lang)>,
     outputs: VecDeque<StageOutput>,
 }
 
@@ -80,6 +85,7 @@ impl CaptionTranslator {
             compute: engines.compute.clone(),
             targets,
             refine: engines.refiner.is_some(),
+            queued: VecDeque::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -94,24 +100,43 @@ impl CaptionTranslator {
         self.targets = targets;
     }
 
-    /// Translates the captions that came since the last push: every final, and the last
-    /// caption even when it is a partial.
+    /// Queues the captions that came since the last push: every final, and the last caption
+    /// even when it is a partial. Queued work of earlier partials is dropped (these are newer).
     pub fn push(&mut self, captions: Vec<SpokenCaption>) {
-        let last = captions.len().saturating_sub(1);
-        for (i, spoken) in captions.iter().enumerate() {
+        if captions.is_empty() {
+            return;
+        }
+        self.queued.retain(|(caption, ..)| caption.is_final);
+        let last = captions.len() - 1;
+        for (i, spoken) in captions.into_iter().enumerate() {
             if spoken.caption.is_final || i == last {
-                self.translate_all(spoken);
+                self.queue(spoken);
             }
         }
     }
 
-    /// The next output, or `None` until the next push.
+    /// Does the next queued translation; `false` when none was queued.
+    pub fn step(&mut self) -> bool {
+        let Some((caption, from, to)) = self.queued.pop_front() else {
+            return false;
+        };
+        let translated = self.translate(&caption, from, to);
+        report(&mut self.outputs, "translate", translated);
+        true
+    }
+
+    /// Whether translations are queued.
+    pub fn is_idle(&self) -> bool {
+        self.queued.is_empty()
+    }
+
+    /// The next output, or `None` until the next step.
     pub fn poll(&mut self) -> Option<StageOutput> {
         self.outputs.pop_front()
     }
 
-    /// Translates one caption into every language someone wants.
-    fn translate_all(&mut self, spoken: &SpokenCaption) {
+    /// Queues `spoken` for every language someone wants.
+    fn queue(&mut self, spoken: SpokenCaption) {
         // An original partial whose language is not detected yet waits for its final.
         let Some(from) = spoken.lang else { return };
         // Speech needs the translated final even where nobody reads that language.
@@ -122,10 +147,9 @@ impl CaptionTranslator {
             .copied()
             .filter(|&to| to != from)
             .collect();
-        for to in langs {
-            let translated = self.translate(&spoken.caption, from, to);
-            report(&mut self.outputs, "translate", translated);
-        }
+        let caption = Arc::new(spoken.caption);
+        self.queued
+            .extend(langs.into_iter().map(|to| (caption.clone(), from, to)));
     }
 
     fn translate(&mut self, caption: &CaptionText, from: Lang, to: Lang) -> Result<()> {
