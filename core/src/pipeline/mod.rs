@@ -1,7 +1,7 @@
 //! The translation pipeline of one speaker, as a sans-IO session: audio in; captions (what was
 //! said, and its translation into each language someone reads) and translated speech out.
 //!
-//! Three stages make it, each a state machine over the engine sessions it owns:
+//! Four stages make it, each a state machine over the engine sessions it owns:
 //!
 //! ```text
 //! audio -> Captioner (speech-to-text)  -> original captions; Translate(spoken caption)
