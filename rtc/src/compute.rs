@@ -17,6 +17,10 @@
 //!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every second), because
 //!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
 //!
+//! A decode is never starved, though: one that has waited [`STREAM_PATIENCE`] (finals and
+//! speech of other speakers kept the slots busy) goes before everything else, because the
+//! audio queued behind it would otherwise grow until the queue drops some.
+//!
 //! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
 //! job (admission and release), never per media packet.
 
@@ -29,6 +33,10 @@ use dragoman_core::pipeline::{Compute, Job};
 /// How long the gate must have been without other model work before a refinement starts.
 pub const LULL: Duration = Duration::from_millis(1500);
 
+/// How long a speech-to-text decode waits behind more urgent jobs before it goes first: longer
+/// than a final's translation takes, far shorter than the audio queue holds.
+pub const STREAM_PATIENCE: Duration = Duration::from_secs(1);
+
 pub use dragoman_core::pipeline::Priority;
 
 const LEVELS: usize = 5;
@@ -37,15 +45,22 @@ const LEVELS: usize = 5;
 struct State {
     running: usize,
     waiting: [usize; LEVELS],
+    /// Decodes that waited [`STREAM_PATIENCE`]: they go before every other job.
+    overdue: usize,
     skipped: u64,
     /// When the last job other than a refinement ended.
     live_work_ended: Option<Instant>,
 }
 
 impl State {
-    /// Whether a job of `priority` may start now.
-    fn admits(&self, priority: Priority, slots: usize) -> bool {
-        let more_urgent_waits = self.waiting[..priority as usize].iter().any(|&w| w > 0);
+    /// Whether a job of `priority` may start now (`overdue`: it is a decode that waited
+    /// [`STREAM_PATIENCE`]).
+    fn admits(&self, priority: Priority, slots: usize, overdue: bool) -> bool {
+        if overdue {
+            return self.running < slots;
+        }
+        let more_urgent_waits =
+            self.overdue > 0 || self.waiting[..priority as usize].iter().any(|&w| w > 0);
         if priority == Priority::Refine {
             let lull = self.live_work_ended.is_none_or(|t| t.elapsed() >= LULL);
             return self.running == 0 && !more_urgent_waits && lull;
@@ -93,24 +108,46 @@ impl ComputeGate {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `job` once a slot is free and no more urgent job waits.
+    /// Runs `job` once a slot is free and no more urgent job waits (a decode: or once it has
+    /// waited [`STREAM_PATIENCE`]).
     pub fn run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> T {
+        let asked = Instant::now();
+        let mut overdue = false;
         let mut state = self.lock();
         state.waiting[priority as usize] += 1;
-        while !state.admits(priority, self.slots) {
-            state = if priority == Priority::Refine {
-                // A lull ends without a release to wake it: look again when it may have.
-                self.released
-                    .wait_timeout(state, LULL)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            } else {
-                self.released
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner)
+        while !state.admits(priority, self.slots, overdue) {
+            // A lull, or a decode's patience, ends without a release to wake it: look again
+            // when it may have.
+            let timeout = match priority {
+                Priority::Refine => Some(LULL),
+                Priority::Stream if !overdue => {
+                    Some(STREAM_PATIENCE.saturating_sub(asked.elapsed()))
+                }
+                _ => None,
             };
+            state = match timeout {
+                Some(timeout) => {
+                    self.released
+                        .wait_timeout(state, timeout)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .released
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+            if priority == Priority::Stream && !overdue && asked.elapsed() >= STREAM_PATIENCE {
+                overdue = true;
+                state.waiting[priority as usize] -= 1;
+                state.overdue += 1;
+            }
         }
-        state.waiting[priority as usize] -= 1;
+        if overdue {
+            state.overdue -= 1;
+        } else {
+            state.waiting[priority as usize] -= 1;
+        }
         state.running += 1;
         drop(state);
         let _slot = Slot(self, priority);
@@ -121,7 +158,7 @@ impl ComputeGate {
     /// waits); `None` when it was skipped.
     pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
         let mut state = self.lock();
-        let free = state.admits(priority, self.slots);
+        let free = state.admits(priority, self.slots, false);
         if !free {
             state.skipped += 1;
             return None;
@@ -236,6 +273,33 @@ mod tests {
         assert_eq!(order, vec![Priority::Final, Priority::Stream]);
         // Idle again: a partial runs.
         assert_eq!(gate.try_run(Priority::Partial, || 7), Some(7));
+    }
+
+    #[test]
+    fn a_decode_that_waited_its_patience_goes_before_finals() {
+        let gate = Arc::new(ComputeGate::new(1));
+        let (order_tx, order_rx) = mpsc::channel();
+        let (holder, release_tx) = hold(&gate);
+        let waiter = |priority: Priority| {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
+        };
+        let stream = waiter(Priority::Stream);
+        while gate.lock().overdue == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let last = waiter(Priority::Final);
+        while gate.lock().waiting[Priority::Final as usize] == 0 {
+            std::thread::yield_now();
+        }
+        // Overdue, the decode also shuts out a partial.
+        assert_eq!(gate.try_run(Priority::Partial, || ()), None);
+        release_tx.send(()).unwrap();
+        for t in [holder, stream, last] {
+            t.join().unwrap();
+        }
+        let order: Vec<Priority> = order_rx.try_iter().collect();
+        assert_eq!(order, vec![Priority::Stream, Priority::Final]);
     }
 
     #[test]

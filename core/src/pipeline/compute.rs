@@ -17,7 +17,8 @@ pub enum Priority {
     /// Text-to-speech of a translated sentence.
     Speech,
     /// A speech-to-text decode: the source of every caption. Each takes all the audio that
-    /// arrived since the last one, so a late decode costs latency, not work.
+    /// arrived since the last one, so a late decode costs latency, not work; but one late for
+    /// long costs audio (what queues behind it overflows), so a scheduler must not starve it.
     Stream,
     /// Translation of a partial caption: never waited for ([`Compute::try_run`]); skipped
     /// when the CPU is busy, since a newer revision or the final comes soon.
