@@ -84,11 +84,13 @@ fn main() -> anyhow::Result<()> {
             SttEvent::Partial {
                 text,
                 stable_prefix_len,
+                expected_final_len,
                 start,
             } => CaptionText {
                 caption_id,
                 text,
                 stable_prefix_len,
+                expected_final_len,
                 is_final: false,
                 start,
             },
@@ -100,6 +102,7 @@ fn main() -> anyhow::Result<()> {
                 CaptionText {
                     caption_id: caption_id - 1,
                     stable_prefix_len: text.len(),
+                    expected_final_len: None,
                     text,
                     is_final: true,
                     start,

@@ -160,6 +160,7 @@ mod tests {
         let partial = |text: &str, stable: usize| SttEvent::Partial {
             text: text.into(),
             stable_prefix_len: stable,
+            expected_final_len: None,
             start: t,
         };
         let fin = |text: &str| SttEvent::Final {

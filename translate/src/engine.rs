@@ -362,6 +362,9 @@ struct CaptionState {
     translated: String,
     /// Revision of the last event sent.
     revision: Option<u32>,
+    /// The text expected to be the final (see [`CaptionText::expected_final_len`]) and its
+    /// translation, made ahead so that the final, when it says the same, needs no model run.
+    expected: Option<(String, String)>,
 }
 
 /// Incremental caption translation (sans-IO): re-translates a partial caption only when enough
@@ -369,6 +372,11 @@ struct CaptionState {
 /// always translates the final, and numbers revisions per caption so a UI replaces a partial
 /// translation in place. Each caption is translated after the speaker's last finals
 /// ([`Context`]).
+///
+/// A partial that says which of its words will probably be final
+/// ([`CaptionText::expected_final_len`]) has those translated at once, as the final would be
+/// (same context, same glossary): when the final comes with the same text, its translation is
+/// that one, without a model run, so the translated caption follows the original at once.
 pub struct CaptionTranslation {
     engine: TranslationEngine,
     from: Lang,
@@ -381,10 +389,38 @@ pub struct CaptionTranslation {
 }
 
 impl CaptionTranslation {
-    fn emit(&mut self, caption_id: u64, source: String, is_final: bool) -> Result<()> {
-        let text = self
-            .engine
-            .translate_in_context(&source, self.from, self.to, &self.context)?;
+    /// The translation of `source` made ahead for caption `caption_id`, if it was.
+    fn known(&self, caption_id: u64, source: &str) -> Option<&str> {
+        let (expected, translation) = self.captions.get(&caption_id)?.expected.as_ref()?;
+        (expected == source).then_some(translation.as_str())
+    }
+
+    /// Translates the words of `caption` expected to be final, unless done already.
+    fn translate_expected(&mut self, caption: &CaptionText, len: usize) -> Result<()> {
+        let expected = caption.text.get(..len).unwrap_or_default().trim();
+        if expected.is_empty() || self.known(caption.caption_id, expected).is_some() {
+            return Ok(());
+        }
+        let text = self.emit(caption.caption_id, expected.to_string(), false)?;
+        if let Some(state) = self.captions.get_mut(&caption.caption_id) {
+            state.expected = Some((expected.to_string(), text));
+        }
+        Ok(())
+    }
+
+    /// Translates `source` (or takes its translation made ahead) and queues the event; returns
+    /// the translation.
+    fn emit(&mut self, caption_id: u64, source: String, is_final: bool) -> Result<String> {
+        let known = is_final
+            .then(|| self.known(caption_id, &source))
+            .flatten()
+            .map(str::to_string);
+        let text = match known {
+            Some(text) => text,
+            None => self
+                .engine
+                .translate_in_context(&source, self.from, self.to, &self.context)?,
+        };
         if is_final {
             self.context.push(source.as_str(), text.as_str());
         }
@@ -393,19 +429,28 @@ impl CaptionTranslation {
         state.revision = Some(revision);
         state.translated = source;
         self.events.push_back(TranslationEvent::new(
-            caption_id, revision, text, is_final, self.to,
+            caption_id,
+            revision,
+            text.clone(),
+            is_final,
+            self.to,
         ));
         if is_final {
             self.captions.remove(&caption_id);
         }
-        Ok(())
+        Ok(text)
     }
 }
 
 impl TranslationSession for CaptionTranslation {
     fn push_text(&mut self, caption: &CaptionText) -> Result<()> {
         if caption.is_final {
-            return self.emit(caption.caption_id, caption.text.trim().to_string(), true);
+            return self
+                .emit(caption.caption_id, caption.text.trim().to_string(), true)
+                .map(drop);
+        }
+        if let Some(len) = caption.expected_final_len {
+            return self.translate_expected(caption, len);
         }
         let stable = caption
             .text
@@ -439,6 +484,16 @@ impl TranslationSession for CaptionTranslation {
             return Ok(());
         }
         self.emit(caption.caption_id, words.to_string(), false)
+            .map(drop)
+    }
+
+    fn translated_already(&self, caption: &CaptionText) -> bool {
+        let source = match caption.expected_final_len {
+            _ if caption.is_final => caption.text.as_str(),
+            Some(len) => caption.text.get(..len).unwrap_or_default(),
+            None => return false,
+        };
+        self.known(caption.caption_id, source.trim()).is_some()
     }
 
     fn finish(&mut self) -> Result<()> {

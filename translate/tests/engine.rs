@@ -101,6 +101,53 @@ fn empty_and_long_input() {
     assert_eq!(out.len(), 2);
 }
 
+/// Caption 7 saying `text`, of which `stable` bytes are committed.
+fn caption(text: &str, stable: usize, is_final: bool) -> CaptionText {
+    CaptionText {
+        caption_id: 7,
+        text: text.to_string(),
+        stable_prefix_len: stable,
+        expected_final_len: None,
+        is_final,
+        start: StreamTime::zero(SampleRate::HZ_16000),
+    }
+}
+
+#[test]
+fn an_expected_final_is_translated_ahead_and_its_final_reuses_it() {
+    let engine = TranslationEngine::new(vec![Arc::new(m2m100())]);
+    let mut session = engine
+        .new_session(&TranslationOptions::new(Lang::EN, Lang::VI))
+        .unwrap();
+    let sentence = "We went home.";
+    let mut partial = caption("We went home. And then", 3, false);
+    partial.expected_final_len = Some(sentence.len());
+    assert!(!session.translated_already(&partial));
+    session.push_text(&partial).unwrap();
+    let ahead = session.poll_event().unwrap();
+    assert_eq!((ahead.revision, ahead.is_final), (0, false));
+    // The same expectation again: known, nothing to do.
+    assert!(session.translated_already(&partial));
+    session.push_text(&partial).unwrap();
+    assert!(session.poll_event().is_none());
+    // The final says what was expected: its translation is the one made ahead.
+    let last = caption(sentence, sentence.len(), true);
+    assert!(session.translated_already(&last));
+    session.push_text(&last).unwrap();
+    let done = session.poll_event().unwrap();
+    assert_eq!((done.revision, done.is_final), (1, true));
+    assert_eq!(done.text, ahead.text);
+    // A final that says something else is translated anew.
+    partial.caption_id = 8;
+    session.push_text(&partial).unwrap();
+    assert!(session.poll_event().is_some());
+    let mut other = caption("We went out.", 12, true);
+    other.caption_id = 8;
+    assert!(!session.translated_already(&other));
+    session.push_text(&other).unwrap();
+    assert!(session.poll_event().unwrap().is_final);
+}
+
 #[test]
 fn caption_revisions_follow_committed_words() {
     let engine = TranslationEngine::new(vec![Arc::new(m2m100())]);
@@ -109,13 +156,6 @@ fn caption_revisions_follow_committed_words() {
     let mut options = TranslationOptions::new(Lang::EN, Lang::VI);
     options.min_new_words = 1;
     let mut session = engine.new_session(&options).unwrap();
-    let caption = |text: &str, stable: usize, is_final: bool| CaptionText {
-        caption_id: 7,
-        text: text.to_string(),
-        stable_prefix_len: stable,
-        is_final,
-        start: StreamTime::zero(SampleRate::HZ_16000),
-    };
     // Nothing committed yet: nothing to translate.
     session.push_text(&caption("I think", 0, false)).unwrap();
     assert!(session.poll_event().is_none());

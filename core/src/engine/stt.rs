@@ -42,6 +42,10 @@ pub enum SttEvent {
         text: String,
         /// Length in bytes of the committed prefix.
         stable_prefix_len: usize,
+        /// Length in bytes of the text that will most likely be the utterance's final: a
+        /// sentence that ended in the uncommitted words, which the next decode confirms or
+        /// not. A translator can start on it now, so its translation is ready with the final.
+        expected_final_len: Option<usize>,
         /// Where the utterance started.
         start: StreamTime,
     },

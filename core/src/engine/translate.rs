@@ -30,6 +30,13 @@ pub trait TranslationSession: Send {
     fn poll_event(&mut self) -> Option<TranslationEvent>;
     /// Drops all state.
     fn reset(&mut self);
+    /// Whether pushing `caption` needs no model work: its translation is known already (a
+    /// final, or a partial's expected final, whose text was translated ahead as an earlier
+    /// partial's expected final). A scheduler lets such a push through at once.
+    fn translated_already(&self, caption: &CaptionText) -> bool {
+        let _ = caption;
+        false
+    }
 }
 
 /// A caption in the source language, as speech-to-text produced it.
@@ -41,6 +48,11 @@ pub struct CaptionText {
     pub text: String,
     /// Length in bytes of the committed prefix (equals `text.len()` when `is_final`).
     pub stable_prefix_len: usize,
+    /// Length in bytes of the prefix that will most likely be the final text (see
+    /// [`SttEvent::Partial`](crate::engine::SttEvent::Partial)); `None` when none is expected
+    /// yet, and for finals.
+    #[serde(default)]
+    pub expected_final_len: Option<usize>,
     /// Whether the utterance is finished.
     pub is_final: bool,
     /// Where the utterance started in the speaker's stream.

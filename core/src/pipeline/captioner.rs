@@ -77,12 +77,14 @@ impl Captioner {
                 SttEvent::Partial {
                     text,
                     stable_prefix_len,
+                    expected_final_len,
                     start,
                 } => (
                     CaptionText {
                         caption_id: self.caption_id,
                         text,
                         stable_prefix_len,
+                        expected_final_len,
                         is_final: false,
                         start,
                     },
@@ -99,6 +101,7 @@ impl Captioner {
                     CaptionText {
                         caption_id: self.caption_id,
                         stable_prefix_len: text.len(),
+                        expected_final_len: None,
                         text,
                         is_final: true,
                         start,

@@ -12,7 +12,8 @@ use crate::error::Result;
 /// How urgent a model job is. Earlier variants go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
-    /// Translation of a final caption: someone waits for it now, and it is short.
+    /// Translation of a final caption (or of the text a partial expects to be final): someone
+    /// waits for it now, and it is short.
     Final,
     /// Text-to-speech of a translated sentence.
     Speech,

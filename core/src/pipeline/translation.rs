@@ -50,8 +50,10 @@ impl Sessions {
 /// language) per [`step`](Self::step), so a driver hands over newer captions between steps.
 /// Newer captions replace the queued work of a partial: of several partials only the newest is
 /// translated, and a final is not kept waiting behind the rest of a stale partial's languages.
-/// Finals are always translated ([`Priority::Final`]); a partial only when the scheduler is
-/// free at once ([`Priority::Partial`]).
+/// Finals are always translated ([`Priority::Final`]), and so is the text a partial expects to
+/// be final (the final's translation, made while speech-to-text confirms it); another partial
+/// only when the scheduler is free at once ([`Priority::Partial`]). A final whose translation
+/// was made ahead needs no model and waits for no scheduler.
 pub struct CaptionTranslator {
     sessions: Sessions,
     compute: Arc<dyn Compute>,
@@ -142,10 +144,16 @@ impl CaptionTranslator {
         let Some(session) = self.sessions.get(from, to)? else {
             return Ok(());
         };
-        let mut job = || session.push_text(caption);
-        if caption.is_final {
-            self.compute.run(Priority::Final, &mut job)?;
-        } else if let Some(pushed) = self.compute.try_run(Priority::Partial, &mut job) {
+        if session.translated_already(caption) {
+            session.push_text(caption)?;
+        } else if caption.is_final || caption.expected_final_len.is_some() {
+            // A partial's expected final is the final's translation made ahead.
+            self.compute
+                .run(Priority::Final, &mut || session.push_text(caption))?;
+        } else if let Some(pushed) = self
+            .compute
+            .try_run(Priority::Partial, &mut || session.push_text(caption))
+        {
             pushed?;
         }
         while let Some(event) = session.poll_event() {

@@ -16,7 +16,9 @@
 //!
 //! A hypothesis that ends a sentence in its uncommitted words is confirmed sooner: the next
 //! re-transcription comes after [`StreamOptions::confirm_step_ms`] rather than a full step, once
-//! per sentence.
+//! per sentence; and its partial names that sentence as the expected final
+//! ([`SttEvent::Partial`]'s `expected_final_len`), so that translation starts on it while the
+//! confirmation is decoded.
 //!
 //! Work per push is bounded: one re-transcription at most, however much audio the push
 //! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
@@ -343,17 +345,24 @@ impl WhisperStream {
         };
         u.previous = words.clone();
         let hurried = std::mem::take(&mut u.hurry);
+        let mut expected_final = None;
         if consistent {
             let long = end - u.start >= u64::from(self.options.clause_cut_ms) * 16;
             let cuts = || hypothesis.cuts.iter().filter(|c| c.sentence_end || long);
             if let Some(cut) = cuts().rev().find(|c| c.words <= u.committed.len()) {
                 return self.cut(*cut);
             }
+            // The sentence the next decode will most likely commit, and so make final: its
+            // words, as this hypothesis has them (the final is what two hypotheses agree on).
+            expected_final = cuts()
+                .find(|c| c.words > u.committed.len())
+                .and_then(|c| words.get(..c.words))
+                .map(|sentence| sentence.join(" ").len());
             // Hurried once per sentence at most: hypotheses that keep disagreeing are not
             // decoded faster and faster.
-            u.hurry = !hurried && cuts().any(|c| c.words > u.committed.len());
+            u.hurry = !hurried && expected_final.is_some();
         }
-        self.emit_partial(&tail);
+        self.emit_partial(&tail, expected_final);
         Ok(())
     }
 
@@ -397,7 +406,7 @@ impl WhisperStream {
             decoded_until: u.decoded_until,
             hurry: false,
         });
-        self.emit_partial(&[]);
+        self.emit_partial(&[], None);
         self.trim_before(at);
         Ok(())
     }
@@ -425,8 +434,9 @@ impl WhisperStream {
         best.1
     }
 
-    /// A partial of the utterance: its committed words, then `tail`.
-    fn emit_partial(&mut self, tail: &[String]) {
+    /// A partial of the utterance: its committed words, then `tail`; `expected_final_len`
+    /// bytes of it are probably the final.
+    fn emit_partial(&mut self, tail: &[String], expected_final_len: Option<usize>) {
         let Some(u) = &self.utterance else {
             return;
         };
@@ -439,6 +449,7 @@ impl WhisperStream {
             .join(" ");
         if !text.is_empty() {
             self.events.push_back(SttEvent::Partial {
+                expected_final_len: expected_final_len.filter(|&n| n <= text.len()),
                 text,
                 stable_prefix_len: stable.len(),
                 start: Self::time(u.start),
