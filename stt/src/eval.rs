@@ -7,6 +7,8 @@
 
 use dragoman_core::engine::SttEvent;
 
+use crate::stream::hypothesis::extends;
+
 /// Normalises English text for scoring: [`normalize_words`] plus spelled-out titles.
 pub fn normalize_english(text: &str) -> String {
     normalize_words(text)
@@ -77,8 +79,9 @@ fn edit_distance<T: PartialEq>(r: &[T], h: &[T]) -> usize {
 }
 
 /// How many times committed caption text was taken back: a partial whose stable prefix does not
-/// extend what the stream had committed, or a final that disagrees with it. A correct live
-/// captioner scores 0.
+/// extend what the stream had committed, or a final that disagrees with it. A committed word
+/// may gain punctuation ("exit" -> "exit.": the text still extends what was shown). A correct
+/// live captioner scores 0.
 pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize {
     // What the stream has committed so far, as words: every final, then the current stable
     // prefix. A final may be shorter than the stable prefix before it (a sentence cut: the
@@ -88,7 +91,7 @@ pub fn retractions<'a>(events: impl IntoIterator<Item = &'a SttEvent>) -> usize 
     let mut committed: Vec<String> = Vec::new();
     let words =
         |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_string).collect() };
-    let agrees = |a: &[String], b: &[String]| a.iter().zip(b).all(|(x, y)| x == y);
+    let agrees = |a: &[String], b: &[String]| a.iter().zip(b).all(|(x, y)| x == y || extends(x, y));
     let mut count = 0;
     for event in events {
         match event {
@@ -182,6 +185,15 @@ mod tests {
             fin("and then some"),
         ];
         assert_eq!(retractions(&good), 0);
+        // A committed word may gain punctuation; losing it, or changing it, takes text back.
+        let punctuated = [
+            partial("it ends and", 7),
+            partial("it ends. and", 8),
+            fin("it ends."),
+        ];
+        assert_eq!(retractions(&punctuated), 0);
+        let unpunctuated = [partial("it ends. and", 8), partial("it ends and", 7)];
+        assert_eq!(retractions(&unpunctuated), 1);
         // The word committed before the cut must open the next caption.
         let lost = [
             partial("it ends. and", 12),

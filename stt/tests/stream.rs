@@ -39,6 +39,32 @@ fn play(mut session: Box<dyn SttSession>, audio: &[f32], rate: SampleRate) -> Ve
     events
 }
 
+/// How many finals a partial announced: the last partial before the final expected its text
+/// (so translation could start on it while speech-to-text confirmed it).
+fn announced(events: &[(f64, SttEvent)]) -> usize {
+    let (mut expected, mut count) = (None, 0);
+    for (_, event) in events {
+        match event {
+            SttEvent::Partial {
+                text,
+                expected_final_len,
+                ..
+            } => {
+                expected = expected_final_len.map(|n| {
+                    text.get(..n)
+                        .expect("expected_final_len within the text, on a char boundary")
+                });
+            }
+            SttEvent::Final { text, .. } => {
+                count += usize::from(expected == Some(text.as_str()));
+                expected = None;
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
 #[test]
 fn captions_are_stable_accurate_and_prompt() {
     let whisper = WhisperModel::load(&common::model("whisper-base"), &Device::Cpu).unwrap();
@@ -135,8 +161,9 @@ fn captions_are_stable_accurate_and_prompt() {
         }
         end.push(per_span[i].last().map_or(f64::NAN, |f| f.0) - e);
     }
+    let announced = announced(&events);
     eprintln!(
-        "{} partials, {} finals, WER {:.2}% ({errors}/{words}), retractions {retractions}; onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s (media time)",
+        "{} partials, {} finals ({announced} announced), WER {:.2}% ({errors}/{words}), retractions {retractions}; onset->first partial median {:.2} s p95 {:.2} s; end->final median {:.2} s p95 {:.2} s (media time)",
         partials,
         finals.len(),
         100.0 * wer,
@@ -153,6 +180,12 @@ fn captions_are_stable_accurate_and_prompt() {
     );
     // Finals come within the VAD's pause (500 ms) plus one chunk of the utterance's end.
     assert!(end.iter().all(|&d| d < 0.8), "{end:?}");
+    // Each pause was heard before it ended the utterance: a partial announced the final.
+    assert!(
+        announced >= spans.len(),
+        "{announced} of {} finals announced: {events:#?}",
+        finals.len()
+    );
 }
 
 /// Speech without pauses, as people talk: the five recordings trimmed to their speech and played
@@ -202,29 +235,9 @@ fn continuous_speech_is_finalised_sentence_by_sentence() {
     assert!(wer <= 0.05, "WER {wer}");
     // About 25 s of speech in six sentences: finals come while the reader goes on.
     assert!(before_end >= 3, "finals only at the end: {finals:?}");
-    // Those finals were mostly announced: a partial before each expected its text (so
-    // translation could start on it while the next decode confirmed it). Here 2 of 4: the
-    // others were expected with a sentence end that Whisper moved at the next decode.
-    let (mut expected, mut announced) = (None, 0);
-    for (_, event) in &events {
-        match event {
-            SttEvent::Partial {
-                text,
-                expected_final_len,
-                ..
-            } => {
-                expected = expected_final_len.map(|n| {
-                    text.get(..n)
-                        .expect("expected_final_len within the text, on a char boundary")
-                });
-            }
-            SttEvent::Final { text, .. } => {
-                announced += usize::from(expected == Some(text.as_str()));
-                expected = None;
-            }
-            _ => {}
-        }
-    }
+    // Those finals were mostly announced. Here 2 of 4: the others were expected with a
+    // sentence end that Whisper moved at the next decode.
+    let announced = announced(&events);
     eprintln!("{announced} of {} finals were expected", finals.len());
     assert!(
         announced * 2 >= before_end,

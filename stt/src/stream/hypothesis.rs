@@ -103,6 +103,23 @@ pub(super) fn comparable(word: &str) -> String {
         .collect()
 }
 
+/// Whether `a` and `b` are the same word, punctuation and case aside (words of punctuation
+/// alone must be equal).
+pub(super) fn same_word(a: &str, b: &str) -> bool {
+    let (x, y) = (comparable(a), comparable(b));
+    if x.is_empty() || y.is_empty() {
+        a == b
+    } else {
+        x == y
+    }
+}
+
+/// Whether `new` is `old` with punctuation added after it ("exit" -> "exit.").
+pub(crate) fn extends(old: &str, new: &str) -> bool {
+    new.strip_prefix(old)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_punctuation()))
+}
+
 /// Whether `word` ends a sentence: final punctuation that is not an abbreviation's full stop
 /// ("Mr.", "Dr.", "e.g.", an initial such as "J.").
 fn ends_sentence(word: &str) -> bool {

@@ -18,7 +18,15 @@
 //! re-transcription comes after [`StreamOptions::confirm_step_ms`] rather than a full step, once
 //! per sentence; and its partial names that sentence as the expected final
 //! ([`SttEvent::Partial`]'s `expected_final_len`), so that translation starts on it while the
-//! confirmation is decoded.
+//! confirmation is decoded. Hypotheses are compared word by word as spoken, punctuation and
+//! case aside: Whisper punctuates the same words differently from one decode to the next, and
+//! exact comparison held commits back until the utterance's length limit. A sentence end itself
+//! must be written alike by both.
+//!
+//! When the speaker pauses (for [`PAUSE_SKIP_PERCENT`] of the VAD's silence window), the
+//! utterance is transcribed at once with the final's settings and announced as the expected
+//! final; when the pause goes on to end the utterance, that transcription is the final, so the
+//! final needs no decode after the pause.
 //!
 //! Work per push is bounded: one re-transcription at most, however much audio the push
 //! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
@@ -39,9 +47,9 @@ use dragoman_core::{AudioChunk, Error, Lang, Result, SampleRate, StreamTime};
 use crate::vad::{SileroSession, SileroVad};
 use crate::whisper::{DecodeOptions, EncoderWindow, WhisperModel};
 
-mod hypothesis;
+pub(crate) mod hypothesis;
 
-use hypothesis::{Cut, Hypothesis, comparable};
+use hypothesis::{Cut, Hypothesis, comparable, extends, same_word};
 
 /// Share of the VAD's end-of-speech silence after which partial decodes wait: past it, the
 /// utterance most likely ends before a partial would be useful.
@@ -165,6 +173,20 @@ struct Utterance {
     /// Whether the next re-transcription comes after [`StreamOptions::confirm_step_ms`]: the
     /// last one (a regular one) heard a sentence end past the committed words.
     hurry: bool,
+    /// What the utterance was heard as once the speaker last paused.
+    pause: Option<Pause>,
+}
+
+/// The utterance's words when the speaker paused: announced as the expected final.
+#[derive(Debug)]
+struct Pause {
+    /// Samples the transcription covered.
+    until: u64,
+    /// The final's words as that transcription has them.
+    words: Vec<String>,
+    /// Whether it was decoded with the final's settings: then it is the final, when the pause
+    /// ends the utterance before `until`.
+    reusable: bool,
 }
 
 /// Audio kept before the current utterance, for the VAD's padding.
@@ -309,6 +331,7 @@ impl WhisperStream {
             consumed: 0,
             decoded_until: at,
             hurry: false,
+            pause: None,
         });
     }
 
@@ -325,17 +348,33 @@ impl WhisperStream {
             return Ok(());
         };
         u.decoded_until = end;
-        // Commit what this hypothesis and the previous one agree on, past what is committed.
-        let agreed = words
-            .iter()
-            .zip(&u.previous)
-            .take_while(|(a, b)| a == b)
-            .count();
-        if agreed > u.committed.len() && words[..u.committed.len()] == u.committed[..] {
-            u.committed = words[..agreed].to_vec();
+        // Words are compared as spoken: Whisper writes the same words with other punctuation
+        // from one decode to the next ("exit" once the next word is heard becomes "exit."),
+        // and exact comparison would hold the commits back until the utterance's length limit.
+        let consistent = words.len() >= u.committed.len()
+            && words.iter().zip(&u.committed).all(|(a, b)| same_word(a, b));
+        if consistent {
+            // The last committed word takes the punctuation Whisper added to it: the committed
+            // text only grows.
+            let last = u.committed.len().wrapping_sub(1);
+            if let (Some(old), Some(new)) = (u.committed.get_mut(last), words.get(last))
+                && extends(old, new)
+            {
+                old.clone_from(new);
+            }
+            // Commit what this hypothesis and the previous one agree on, past what is committed,
+            // as this one writes it (the previous one closed a sentence at the end of the audio
+            // it had more often than not).
+            let agreed = words
+                .iter()
+                .zip(&u.previous)
+                .take_while(|(a, b)| same_word(a, b))
+                .count();
+            if agreed > u.committed.len() {
+                u.committed
+                    .extend_from_slice(&words[u.committed.len()..agreed]);
+            }
         }
-        let consistent =
-            words.len() >= u.committed.len() && words[..u.committed.len()] == u.committed[..];
         let tail: Vec<String> = if consistent {
             words[u.committed.len()..].to_vec()
         } else {
@@ -343,21 +382,35 @@ impl WhisperStream {
             // until the hypotheses agree again.
             Vec::new()
         };
-        u.previous = words.clone();
+        let previous = std::mem::replace(&mut u.previous, words.clone());
         let hurried = std::mem::take(&mut u.hurry);
         let mut expected_final = None;
         if consistent {
             let long = end - u.start >= u64::from(self.options.clause_cut_ms) * 16;
             let cuts = || hypothesis.cuts.iter().filter(|c| c.sentence_end || long);
-            if let Some(cut) = cuts().rev().find(|c| c.words <= u.committed.len()) {
+            // A cut both hypotheses made: its last word ends the phrase alike in both
+            // (Whisper often closes a sentence at the end of the audio it was given, and takes
+            // the full stop back once it hears more).
+            let confirmed = |c: &&Cut| {
+                let last = c.words.wrapping_sub(1);
+                c.words <= u.committed.len() && previous.get(last) == words.get(last)
+            };
+            if let Some(cut) = cuts().rev().find(confirmed) {
+                // The sentence's last word as this hypothesis ends it ("exit" -> "exit.").
+                let last = cut.words.wrapping_sub(1);
+                if let (Some(old), Some(new)) = (u.committed.get_mut(last), words.get(last))
+                    && extends(old, new)
+                {
+                    old.clone_from(new);
+                }
                 return self.cut(*cut);
             }
             // The sentence the next decode will most likely commit, and so make final: its
             // words, as this hypothesis has them (the final is what two hypotheses agree on).
             expected_final = cuts()
                 .find(|c| c.words > u.committed.len())
-                .and_then(|c| words.get(..c.words))
-                .map(|sentence| sentence.join(" ").len());
+                .and_then(|c| words.get(u.committed.len()..c.words))
+                .map(|rest| [&u.committed[..], rest].concat().join(" ").len());
             // Hurried once per sentence at most: hypotheses that keep disagreeing are not
             // decoded faster and faster.
             u.hurry = !hurried && expected_final.is_some();
@@ -405,6 +458,7 @@ impl WhisperStream {
             consumed: 0,
             decoded_until: u.decoded_until,
             hurry: false,
+            pause: None,
         });
         self.emit_partial(&[], None);
         self.trim_before(at);
@@ -457,6 +511,71 @@ impl WhisperStream {
         }
     }
 
+    /// The utterance's final words if `words` transcribe it: the committed words, then what
+    /// follows them in `words`.
+    fn final_words(&self, words: &[String]) -> Vec<String> {
+        let mut all = self
+            .utterance
+            .as_ref()
+            .map(|u| u.committed.clone())
+            .unwrap_or_default();
+        let skip =
+            if words.len() >= all.len() && words.iter().zip(&all).all(|(a, b)| same_word(a, b)) {
+                all.len()
+            } else {
+                // Align on the committed words' count: committed text never changes.
+                all.len().min(words.len())
+            };
+        all.extend_from_slice(&words[skip..]);
+        all
+    }
+
+    /// Once the speaker paused: the utterance's words so far are most likely the final. They
+    /// are kept for it (so the final needs no decode of its own when the pause ends the
+    /// utterance), and a partial says so at once, so translation can start. A decode made
+    /// since the quiet began heard them all; otherwise the utterance is transcribed now, with
+    /// the final's settings.
+    fn on_pause(&mut self, quiet_since: u64) -> Result<()> {
+        let Some(u) = &self.utterance else {
+            return Ok(());
+        };
+        let start = u.start;
+        // A partial decode heard the whole utterance: announced, but the final is decoded with
+        // its own settings at the end of the pause, as usual.
+        let (words, reusable) = if u.decoded_until > quiet_since {
+            (u.previous.clone(), false)
+        } else if self.received - start >= MIN_DECODE {
+            let end = self.received;
+            let words = self.hypothesis(start, end, true)?.words;
+            if let Some(u) = &mut self.utterance {
+                u.decoded_until = end;
+            }
+            (words, true)
+        } else {
+            return Ok(());
+        };
+        let all = self.final_words(&words);
+        let Some(u) = &mut self.utterance else {
+            return Ok(());
+        };
+        let text = all.join(" ");
+        let stable_prefix_len = u.committed.join(" ").len();
+        u.pause = Some(Pause {
+            until: u.decoded_until,
+            words: all,
+            reusable,
+        });
+        if !text.is_empty() {
+            self.events.push_back(SttEvent::Partial {
+                expected_final_len: Some(text.len()),
+                text,
+                stable_prefix_len,
+                start: Self::time(start),
+            });
+        }
+        Ok(())
+    }
+
     /// Drops audio before `at` but for the look-back.
     fn trim_before(&mut self, at: u64) {
         let keep_from = at.saturating_sub(LOOKBACK).max(self.kept_from);
@@ -464,31 +583,28 @@ impl WhisperStream {
         self.kept_from = keep_from;
     }
 
-    /// Final transcription of the utterance `[start, end)`: committed words, then the rest.
+    /// Final transcription of the utterance `[start, end)`: committed words, then the rest
+    /// (as transcribed when the speaker paused, if that covered `end`).
     fn finalise(&mut self, end: u64) -> Result<()> {
-        let Some(u) = &self.utterance else {
+        let Some(u) = &mut self.utterance else {
             return Ok(());
         };
         let start = u.start;
         // The VAD's end can fall before a sentence cut made just before the pause.
         let end = end.max(start);
-        // Too short to hold a word that is not committed yet (a cut just before the pause).
-        let words = if end.saturating_sub(start) < MIN_DECODE {
-            Vec::new()
-        } else {
-            self.hypothesis(start, end, true)?.words
+        let paused = u.pause.take().filter(|p| p.reusable && p.until >= end);
+        let all = match paused {
+            Some(pause) => pause.words,
+            // Too short to hold a word that is not committed yet (a cut just before the pause).
+            None if end.saturating_sub(start) < MIN_DECODE => u.committed.clone(),
+            None => {
+                let words = self.hypothesis(start, end, true)?.words;
+                self.final_words(&words)
+            }
         };
         let Some(u) = self.utterance.take() else {
             return Ok(());
         };
-        let mut all = u.committed.clone();
-        let skip = if words.len() >= all.len() && words[..all.len()] == all[..] {
-            all.len()
-        } else {
-            // Align on the committed words' count: committed text never changes.
-            all.len().min(words.len())
-        };
-        all.extend(words[skip..].iter().cloned());
         let (lang, lang_probability) = u
             .lang
             .unwrap_or((self.stt.language.unwrap_or(Lang::EN), None));
@@ -565,12 +681,17 @@ impl WhisperStream {
             }
         }
         self.close_long(self.received)?;
-        if let Some(u) = &self.utterance
-            && self.received - u.decoded_until >= self.step(u)
-            && !self.pausing()
-        {
-            // One re-transcription per push, however much audio it brought.
-            self.update()?;
+        // One re-transcription per push, however much audio it brought.
+        if let Some(u) = &self.utterance {
+            if self.pausing() {
+                let quiet_since = self.vad.quiet_since().unwrap_or(self.received);
+                // Once per pause.
+                if u.pause.as_ref().is_none_or(|p| p.until <= quiet_since) {
+                    self.on_pause(quiet_since)?;
+                }
+            } else if self.received - u.decoded_until >= self.step(u) {
+                self.update()?;
+            }
         }
         if self.utterance.is_none() {
             self.trim_before(self.received);

@@ -182,9 +182,14 @@ impl SileroSession {
     /// segment ends once this reaches `min_silence_ms`. `None` outside speech or while
     /// speaking.
     pub fn pause(&self) -> Option<std::time::Duration> {
-        let since = self.silence_since?;
-        self.speech_start?;
+        let since = self.quiet_since()?;
         Some(Self::time(self.processed - since).as_duration())
+    }
+
+    /// Where the quiet of [`pause`](Self::pause) began, in 16 kHz samples.
+    pub fn quiet_since(&self) -> Option<u64> {
+        self.speech_start?;
+        self.silence_since
     }
 
     /// All samples received so far (processed or pending).
