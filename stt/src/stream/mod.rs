@@ -23,7 +23,7 @@
 //! exact comparison held commits back until the utterance's length limit. A sentence end itself
 //! must be written alike by both.
 //!
-//! When the speaker pauses (for [`PAUSE_SKIP_PERCENT`] of the VAD's silence window), the
+//! When the speaker pauses (for 40% of the VAD's silence window), the
 //! utterance is transcribed at once with the final's settings and announced as the expected
 //! final; when the pause goes on to end the utterance, that transcription is the final, so the
 //! final needs no decode after the pause.
