@@ -270,6 +270,7 @@ impl Translator for TranslationEngine {
             from: options.from,
             to: options.to,
             min_new_words: options.min_new_words.max(1),
+            min_partial_words: options.min_partial_words,
             captions: HashMap::new(),
             context: Context::default().with_glossary(options.glossary.clone()),
             events: VecDeque::new(),
@@ -367,8 +368,9 @@ struct CaptionState {
     expected: Option<(String, String)>,
 }
 
-/// Incremental caption translation (sans-IO): re-translates a partial caption only when enough
-/// committed words were added (see [`TranslationOptions::min_new_words`]) or a clause ended,
+/// Incremental caption translation (sans-IO): translates a partial caption once it holds
+/// [`TranslationOptions::min_partial_words`] committed words and re-translates it only when
+/// enough were added (see [`TranslationOptions::min_new_words`]) or a clause ended,
 /// always translates the final, and numbers revisions per caption so a UI replaces a partial
 /// translation in place. Each caption is translated after the speaker's last finals
 /// ([`Context`]).
@@ -382,6 +384,7 @@ pub struct CaptionTranslation {
     from: Lang,
     to: Lang,
     min_new_words: usize,
+    min_partial_words: usize,
     captions: HashMap<u64, CaptionState>,
     /// The speaker's last final captions and their translations.
     context: Context,
@@ -471,7 +474,7 @@ impl TranslationSession for CaptionTranslation {
             .captions
             .get(&caption.caption_id)
             .map_or("", |s| s.translated.as_str());
-        if words.is_empty() || words == previous {
+        if words.split_whitespace().count() < self.min_partial_words || words == previous {
             return Ok(());
         }
         // Debounce: wait for a few more words, unless a clause just ended.

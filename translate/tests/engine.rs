@@ -155,6 +155,7 @@ fn caption_revisions_follow_committed_words() {
     // checked below.
     let mut options = TranslationOptions::new(Lang::EN, Lang::VI);
     options.min_new_words = 1;
+    options.min_partial_words = 1;
     let mut session = engine.new_session(&options).unwrap();
     // Nothing committed yet: nothing to translate.
     session.push_text(&caption("I think", 0, false)).unwrap();
@@ -190,11 +191,29 @@ fn caption_revisions_follow_committed_words() {
         (last.revision, last.is_final, last.lang),
         (2, true, Lang::VI)
     );
-    // By default a partial waits for three more committed words, or the end of a clause.
+    // By default a partial is translated once it holds eight committed words...
     let mut session = engine
         .new_session(&TranslationOptions::new(Lang::EN, Lang::VI))
         .unwrap();
     let partial = |text: &str| caption(text, text.len(), false);
+    session.push_text(&partial("We went home, ")).unwrap();
+    assert!(session.poll_event().is_none());
+    session
+        .push_text(&partial("Then at noon we all went home "))
+        .unwrap();
+    assert!(session.poll_event().is_none());
+    session
+        .push_text(&partial("Then at noon we all went home, "))
+        .unwrap();
+    assert!(session.poll_event().is_none());
+    session
+        .push_text(&partial("Then at noon we all went home and "))
+        .unwrap();
+    assert_eq!(session.poll_event().unwrap().revision, 0);
+    let mut options = TranslationOptions::new(Lang::EN, Lang::VI);
+    options.min_partial_words = 1;
+    let mut session = engine.new_session(&options).unwrap();
+    // ... and then waits for three more committed words, or the end of a clause.
     session.push_text(&partial("We went ")).unwrap();
     assert!(session.poll_event().is_none());
     session.push_text(&partial("We went home, ")).unwrap();

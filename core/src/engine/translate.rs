@@ -101,6 +101,12 @@ pub struct TranslationOptions {
     /// its compute time, so translating every word costs latency where it matters most.
     /// Default 3.
     pub min_new_words: usize,
+    /// A partial caption is translated only once it holds this many committed words. A
+    /// shorter sentence is translated whole, as the text its partial expects to be final or
+    /// as its final, within a second of its end: translating its first words too would keep
+    /// the translator busy when that sentence ends (a translation is not interrupted).
+    /// Default 8.
+    pub min_partial_words: usize,
     /// Terms to keep or to translate a fixed way. Default: none.
     pub glossary: Glossary,
 }
@@ -112,6 +118,7 @@ impl TranslationOptions {
             from,
             to,
             min_new_words: 3,
+            min_partial_words: 8,
             glossary: Glossary::default(),
         }
     }
