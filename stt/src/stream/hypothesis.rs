@@ -122,7 +122,7 @@ pub(crate) fn extends(old: &str, new: &str) -> bool {
 
 /// Whether `word` ends a sentence: final punctuation that is not an abbreviation's full stop
 /// ("Mr.", "Dr.", "e.g.", an initial such as "J.").
-fn ends_sentence(word: &str) -> bool {
+pub(super) fn ends_sentence(word: &str) -> bool {
     if !word.ends_with(SENTENCE_END) {
         return false;
     }

@@ -23,10 +23,10 @@
 //! exact comparison held commits back until the utterance's length limit. A sentence end itself
 //! must be written alike by both.
 //!
-//! When the speaker pauses (for 40% of the VAD's silence window), the
-//! utterance is transcribed at once with the final's settings and announced as the expected
-//! final; when the pause goes on to end the utterance, that transcription is the final, so the
-//! final needs no decode after the pause.
+//! When the speaker pauses (for 40% of the VAD's silence window), the utterance is transcribed
+//! at once with the final's settings and announced as the expected final; when the pause goes
+//! on to end the utterance, that transcription is the final, so the final needs no decode
+//! after the pause.
 //!
 //! Work per push is bounded: one re-transcription at most, however much audio the push
 //! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
@@ -49,7 +49,7 @@ use crate::whisper::{DecodeOptions, EncoderWindow, WhisperModel};
 
 pub(crate) mod hypothesis;
 
-use hypothesis::{Cut, Hypothesis, comparable, extends, same_word};
+use hypothesis::{Cut, Hypothesis, comparable, ends_sentence, extends, same_word};
 
 /// Share of the VAD's end-of-speech silence after which partial decodes wait: past it, the
 /// utterance most likely ends before a partial would be useful.
@@ -180,12 +180,14 @@ struct Utterance {
 /// The utterance's words when the speaker paused: announced as the expected final.
 #[derive(Debug)]
 struct Pause {
+    /// Where the quiet began, in samples.
+    quiet_since: u64,
     /// Samples the transcription covered.
     until: u64,
     /// The final's words as that transcription has them.
     words: Vec<String>,
-    /// Whether it was decoded with the final's settings: then it is the final, when the pause
-    /// ends the utterance before `until`.
+    /// Whether it was decoded with the final's settings: then it is the final, when the
+    /// utterance ends in the quiet it heard (between `quiet_since` and `until`).
     reusable: bool,
 }
 
@@ -555,12 +557,16 @@ impl WhisperStream {
             return Ok(());
         };
         let all = self.final_words(&words);
+        if reusable && all.last().is_some_and(|w| ends_sentence(w)) {
+            return self.end_at_pause(quiet_since, all);
+        }
         let Some(u) = &mut self.utterance else {
             return Ok(());
         };
         let text = all.join(" ");
         let stable_prefix_len = u.committed.join(" ").len();
         u.pause = Some(Pause {
+            quiet_since,
             until: u.decoded_until,
             words: all,
             reusable,
@@ -573,6 +579,34 @@ impl WhisperStream {
                 start: Self::time(start),
             });
         }
+        Ok(())
+    }
+
+    /// Ends the utterance where the speaker paused after a sentence: `words`, transcribed with
+    /// the final's settings, are its final now, without waiting for the rest of the VAD's
+    /// silence window. Should the speaker go on within that window, a new utterance starts at
+    /// the pause (one that stays empty ends without a final).
+    fn end_at_pause(&mut self, quiet_since: u64, words: Vec<String>) -> Result<()> {
+        let Some(u) = self.utterance.take() else {
+            return Ok(());
+        };
+        let pad = u64::from(self.options.vad.speech_pad_ms) * 16;
+        let end = (quiet_since + pad).clamp(u.start, self.received);
+        let (lang, lang_probability) = u
+            .lang
+            .unwrap_or((self.stt.language.unwrap_or(Lang::EN), None));
+        self.events.push_back(SttEvent::Final {
+            text: words.join(" "),
+            start: Self::time(u.start),
+            end: Self::time(end),
+            lang,
+            lang_probability,
+        });
+        self.start_utterance(end);
+        if let Some(next) = &mut self.utterance {
+            next.lang = u.lang;
+        }
+        self.trim_before(end);
         Ok(())
     }
 
@@ -592,7 +626,10 @@ impl WhisperStream {
         let start = u.start;
         // The VAD's end can fall before a sentence cut made just before the pause.
         let end = end.max(start);
-        let paused = u.pause.take().filter(|p| p.reusable && p.until >= end);
+        let paused = u
+            .pause
+            .take()
+            .filter(|p| p.reusable && (p.quiet_since..=p.until).contains(&end));
         let all = match paused {
             Some(pause) => pause.words,
             // Too short to hold a word that is not committed yet (a cut just before the pause).
