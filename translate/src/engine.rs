@@ -391,6 +391,11 @@ pub struct CaptionTranslation {
     events: VecDeque<TranslationEvent>,
 }
 
+/// The first `len` bytes of `caption`'s text, which it expects to be final.
+fn expected_text(caption: &CaptionText, len: usize) -> &str {
+    caption.text.get(..len).unwrap_or_default().trim()
+}
+
 impl CaptionTranslation {
     /// The translation of `source` made ahead for caption `caption_id`, if it was.
     fn known(&self, caption_id: u64, source: &str) -> Option<&str> {
@@ -400,7 +405,7 @@ impl CaptionTranslation {
 
     /// Translates the words of `caption` expected to be final, unless done already.
     fn translate_expected(&mut self, caption: &CaptionText, len: usize) -> Result<()> {
-        let expected = caption.text.get(..len).unwrap_or_default().trim();
+        let expected = expected_text(caption, len);
         if expected.is_empty() || self.known(caption.caption_id, expected).is_some() {
             return Ok(());
         }
@@ -492,11 +497,11 @@ impl TranslationSession for CaptionTranslation {
 
     fn translated_already(&self, caption: &CaptionText) -> bool {
         let source = match caption.expected_final_len {
-            _ if caption.is_final => caption.text.as_str(),
-            Some(len) => caption.text.get(..len).unwrap_or_default(),
+            _ if caption.is_final => caption.text.trim(),
+            Some(len) => expected_text(caption, len),
             None => return false,
         };
-        self.known(caption.caption_id, source.trim()).is_some()
+        self.known(caption.caption_id, source).is_some()
     }
 
     fn finish(&mut self) -> Result<()> {

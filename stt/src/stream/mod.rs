@@ -191,6 +191,16 @@ struct Pause {
     reusable: bool,
 }
 
+/// Gives the committed word at `index` the punctuation that `words` (a newer hypothesis) added
+/// to it ("exit" -> "exit."); any other difference leaves it as it is.
+fn punctuate(committed: &mut [String], words: &[String], index: usize) {
+    if let (Some(old), Some(new)) = (committed.get_mut(index), words.get(index))
+        && extends(old, new)
+    {
+        old.clone_from(new);
+    }
+}
+
 /// Audio kept before the current utterance, for the VAD's padding.
 const LOOKBACK: u64 = 16_000;
 
@@ -359,11 +369,7 @@ impl WhisperStream {
             // The last committed word takes the punctuation Whisper added to it: the committed
             // text only grows.
             let last = u.committed.len().wrapping_sub(1);
-            if let (Some(old), Some(new)) = (u.committed.get_mut(last), words.get(last))
-                && extends(old, new)
-            {
-                old.clone_from(new);
-            }
+            punctuate(&mut u.committed, words, last);
             // Commit what this hypothesis and the previous one agree on, past what is committed,
             // as this one writes it (the previous one closed a sentence at the end of the audio
             // it had more often than not).
@@ -399,12 +405,7 @@ impl WhisperStream {
             };
             if let Some(cut) = cuts().rev().find(confirmed) {
                 // The sentence's last word as this hypothesis ends it ("exit" -> "exit.").
-                let last = cut.words.wrapping_sub(1);
-                if let (Some(old), Some(new)) = (u.committed.get_mut(last), words.get(last))
-                    && extends(old, new)
-                {
-                    old.clone_from(new);
-                }
+                punctuate(&mut u.committed, words, cut.words.wrapping_sub(1));
                 return self.cut(*cut);
             }
             // The sentence the next decode will most likely commit, and so make final: its
@@ -557,9 +558,7 @@ impl WhisperStream {
             return Ok(());
         };
         let all = self.final_words(&words);
-        if reusable && all.last().is_some_and(|w| ends_sentence(w)) {
-            return self.end_at_pause(quiet_since, all);
-        }
+        let sentence_ended = reusable && all.last().is_some_and(|w| ends_sentence(w));
         let Some(u) = &mut self.utterance else {
             return Ok(());
         };
@@ -571,6 +570,9 @@ impl WhisperStream {
             words: all,
             reusable,
         });
+        if sentence_ended {
+            return self.end_at_pause(quiet_since);
+        }
         if !text.is_empty() {
             self.events.push_back(SttEvent::Partial {
                 expected_final_len: Some(text.len()),
@@ -582,31 +584,21 @@ impl WhisperStream {
         Ok(())
     }
 
-    /// Ends the utterance where the speaker paused after a sentence: `words`, transcribed with
-    /// the final's settings, are its final now, without waiting for the rest of the VAD's
+    /// Ends the utterance where the speaker paused after a sentence: the pause's transcription
+    /// (the final's settings) is its final now, without waiting for the rest of the VAD's
     /// silence window. Should the speaker go on within that window, a new utterance starts at
     /// the pause (one that stays empty ends without a final).
-    fn end_at_pause(&mut self, quiet_since: u64, words: Vec<String>) -> Result<()> {
-        let Some(u) = self.utterance.take() else {
+    fn end_at_pause(&mut self, quiet_since: u64) -> Result<()> {
+        let Some(lang) = self.utterance.as_ref().map(|u| u.lang) else {
             return Ok(());
         };
         let pad = u64::from(self.options.vad.speech_pad_ms) * 16;
-        let end = (quiet_since + pad).clamp(u.start, self.received);
-        let (lang, lang_probability) = u
-            .lang
-            .unwrap_or((self.stt.language.unwrap_or(Lang::EN), None));
-        self.events.push_back(SttEvent::Final {
-            text: words.join(" "),
-            start: Self::time(u.start),
-            end: Self::time(end),
-            lang,
-            lang_probability,
-        });
+        let end = (quiet_since + pad).min(self.received);
+        self.finalise(end)?;
         self.start_utterance(end);
         if let Some(next) = &mut self.utterance {
-            next.lang = u.lang;
+            next.lang = lang;
         }
-        self.trim_before(end);
         Ok(())
     }
 
