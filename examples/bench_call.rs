@@ -31,6 +31,7 @@ use dragoman_examples::client_options;
 use dragoman_examples::measure::{cpu_seconds, memory_mb, percentile};
 use dragoman_rtc::client::{Client, ClientEvent, local_signaling};
 use dragoman_rtc::codec::OpusEncoder;
+use dragoman_rtc::compute::ComputeGate;
 use dragoman_rtc::protocol::ProtocolError;
 use dragoman_rtc::room::{Identity, Room, RoomEvent, RoomOptions};
 use dragoman_stt::eval::trim_silence;
@@ -107,8 +108,9 @@ async fn main() -> anyhow::Result<()> {
     let speakers: usize = flag("--speakers").map_or(Ok(2), |m| m.parse())?;
     let (rss_before, _) = memory_mb();
     let refine = !args.iter().any(|a| a == "--no-refine");
-    let engines = dragoman_server::engines::engines_refining(&ModelStore::from_env()?, refine)?;
-    dragoman_server::engines::warm_up(&engines)?;
+    let gate = Arc::new(ComputeGate::default());
+    let engines = dragoman_engines::engines(&ModelStore::from_env()?, refine, gate)?;
+    dragoman_engines::warm_up(&engines)?;
     let (rss_loaded, _) = memory_mb();
 
     let open = |token: &str, _room: &str| -> Result<Identity, ProtocolError> {

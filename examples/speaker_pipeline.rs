@@ -58,10 +58,9 @@ fn parse_args() -> anyhow::Result<Args> {
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let store = ModelStore::from_env()?;
-    // No refiner: in one thread, each refinement would hold up the live work behind it.
-    let mut engines = dragoman_server::engines::engines_refining(&store, false)?;
-    // One session in one thread: nothing to share the CPU with, every job runs at once.
-    engines.compute = Arc::new(Immediate);
+    // One session in one thread: nothing to share the CPU with, every job runs at once. No
+    // refiner: in one thread, each refinement would hold up the live work behind it.
+    let engines = dragoman_engines::engines(&store, false, Arc::new(Immediate))?;
     let targets = Targets {
         captions: args.to.iter().copied().collect(),
         speech: args.to.iter().copied().collect(),

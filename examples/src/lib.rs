@@ -12,10 +12,19 @@
 //! - `scripts/bench_call.sh`: a call of two people talking at once without pauses for minutes,
 //!   and whether the room keeps real time (latency per minute, CPU, memory, audio dropped).
 //!
-//! The engines a room runs come from the server crate, which loads them the same way for
-//! `dragoman serve`.
+//! The engines come from `dragoman-engines`, which loads them the same way for `dragoman serve`.
 
-pub use dragoman_server::engines::engines;
+use std::sync::Arc;
+
+use dragoman_core::pipeline::Engines;
+use dragoman_core::store::ModelStore;
+use dragoman_rtc::compute::ComputeGate;
+
+/// The engines of a room, as `dragoman serve` runs them: the default models from `store`,
+/// with a refiner where one is pulled, their work passing one gate sized to the cores.
+pub fn engines(store: &ModelStore) -> dragoman_core::Result<Engines> {
+    dragoman_engines::engines(store, true, Arc::new(ComputeGate::default()))
+}
 
 use dragoman_rtc::client::ClientOptions;
 use dragoman_rtc::protocol::Languages;

@@ -4,11 +4,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use dragoman_core::store::{ModelStore, PullOptions};
-use dragoman_server::engines::{engines_refining, warm_up};
+use dragoman_engines::{engines, warm_up};
+use dragoman_rtc::compute::ComputeGate;
 use dragoman_server::serve::auth::Credentials;
 use dragoman_server::serve::config::Config;
 use dragoman_server::serve::{AppState, Server};
@@ -50,7 +52,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ids = super::models::default_ids();
     super::models::pull_all(&store, &ids, &PullOptions::default())?;
     eprintln!("loading the models…");
-    let engines = engines_refining(&store, config.refine_finals)?;
+    let engines = engines(&store, config.refine_finals, Arc::new(ComputeGate::default()))
+        .context("loading the models (`dragoman models pull` fetches the defaults)")?;
     warm_up(&engines).context("warming up the models")?;
     let (credentials, generated) = Credentials::configured_or_generated(
         &config.api_key,

@@ -40,7 +40,8 @@ pub(crate) fn engines() -> Engines {
             for id in ["whisper-base", "silero-vad", "gemma3-270m-q4km"] {
                 store.pull(id, &options, &()).expect("pull model");
             }
-            dragoman_server::engines::engines(&store).expect("engines")
+            let gate = std::sync::Arc::new(dragoman_rtc::compute::ComputeGate::default());
+            dragoman_engines::engines(&store, true, gate).expect("engines")
         })
         .clone()
 }
