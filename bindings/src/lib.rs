@@ -1,8 +1,43 @@
-//! # dragoman-bindings
+//! # dragoman bindings
 //!
-//! UniFFI (Python, Kotlin, Swift) and wasm-bindgen (browser) bindings.
+//! The dragoman SDK for Python, Kotlin and Swift, through [UniFFI](https://mozilla.github.io/uniffi-rs/)
+//! (proc-macro exports; the foreign sources are generated from this library's metadata by
+//! `uniffi-bindgen`, see `bindings/README.md`). The adapters are thin: each object wraps an
+//! engine or a session of the Rust crates, and what it does is what those crates do.
 //!
-//! Not implemented yet: this crate holds its place in the workspace so the architecture is
-//! visible from the folder tree. It exports nothing until its issue lands.
+//! - [`ModelStore`]: list and pull models (progress to a [`PullListener`]), or use a directory.
+//! - [`Transcriber`]: a recording to a [`Transcript`] (segments, language; text, SRT, VTT, JSON).
+//! - [`LiveCaptioner`] and [`CaptionSession`]: live captions of pushed PCM, at any rate.
+//! - [`Translator`]: text to text, one sentence or a document's lines in context.
+//! - [`Voice`]: text to speech, sentence by sentence.
+//! - [`Pipeline`]: one speaker's whole translation pipeline: audio in; captions, their
+//!   translations and translated speech out.
+//!
+//! Sessions that take audio run their model work on a thread of their own: a push returns at
+//! once, events are read with a blocking [`CaptionSession::next_event`] (with a timeout), and
+//! dropping the object stops its thread. Errors cross as one flat [`DragomanError`].
 
-pub use dragoman_core as core;
+uniffi::setup_scaffolding!("dragoman");
+
+mod error;
+mod models;
+mod pipeline;
+mod speech;
+mod stream;
+mod transcribe;
+mod translate;
+mod worker;
+
+pub use error::DragomanError;
+pub use models::{ModelInfo, ModelStore, PullListener, PullProgress};
+pub use pipeline::{Pipeline, PipelineEvent, PipelineOptions};
+pub use speech::{SpeechClip, Voice};
+pub use stream::{CaptionEvent, CaptionSession, LiveCaptioner};
+pub use transcribe::{Segment, TranscribeOptions, Transcriber, Transcript};
+pub use translate::Translator;
+
+/// The library's version.
+#[uniffi::export]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

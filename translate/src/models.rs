@@ -106,13 +106,18 @@ pub fn choose(available: &[&str], from: Lang, to: Lang) -> Option<Vec<String>> {
         .map(|id| vec![id.to_string()])
 }
 
-/// [`choose`] among the models pulled into `store`; the error says what to pull.
-pub fn choose_pulled(store: &ModelStore, from: Lang, to: Lang) -> Result<Vec<String>> {
-    let pulled: Vec<&str> = CATALOG
+/// The translation models pulled into `store`, by catalog id.
+pub fn pulled(store: &ModelStore) -> Vec<&'static str> {
+    CATALOG
         .iter()
         .filter(|e| e.task == Task::Translation && store.manifest(e.id).is_some())
         .map(|e| e.id)
-        .collect();
+        .collect()
+}
+
+/// [`choose`] among the models pulled into `store`; the error says what to pull.
+pub fn choose_pulled(store: &ModelStore, from: Lang, to: Lang) -> Result<Vec<String>> {
+    let pulled = pulled(store);
     choose(&pulled, from, to).ok_or_else(|| {
         let candidates: Vec<&str> = CATALOG
             .iter()

@@ -41,19 +41,10 @@ pub fn live_stt(store: &ModelStore) -> Result<WhisperStt> {
     Ok(WhisperStt::new(whisper, vad, StreamOptions::default()))
 }
 
-/// The translation models pulled into `store`, by catalog id.
-fn pulled_translation_models(store: &ModelStore) -> Vec<&'static str> {
-    CATALOG
-        .iter()
-        .filter(|e| e.task == Task::Translation && store.manifest(e.id).is_some())
-        .map(|e| e.id)
-        .collect()
-}
-
 /// Caption translation: the pulled models fast enough for live captions
 /// ([`models::for_live_captions`]: every dedicated model and the fastest LLM).
 pub fn live_translator(store: &ModelStore) -> Result<TranslationEngine> {
-    let translators = models::for_live_captions(&pulled_translation_models(store))
+    let translators = models::for_live_captions(&models::pulled(store))
         .into_iter()
         .map(|id| models::load(store, id, None, &Device::Cpu))
         .collect::<Result<Vec<_>>>()?;
@@ -74,8 +65,15 @@ pub fn live_translator(store: &ModelStore) -> Result<TranslationEngine> {
 /// The strongest pulled LLM, where it is not one [`live_translator`] runs: it translates
 /// finals again ([`models::refiner`]). `None` when there is no such model.
 pub fn refiner(store: &ModelStore) -> Result<Option<TranslationEngine>> {
-    models::refiner(&pulled_translation_models(store))
-        .map(|id| Ok(TranslationEngine::new(vec![models::load(store, id, None, &Device::Cpu)?])))
+    models::refiner(&models::pulled(store))
+        .map(|id| {
+            Ok(TranslationEngine::new(vec![models::load(
+                store,
+                id,
+                None,
+                &Device::Cpu,
+            )?]))
+        })
         .transpose()
 }
 

@@ -52,8 +52,12 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ids = super::models::default_ids();
     super::models::pull_all(&store, &ids, &PullOptions::default())?;
     eprintln!("loading the models…");
-    let engines = engines(&store, config.refine_finals, Arc::new(ComputeGate::default()))
-        .context("loading the models (`dragoman models pull` fetches the defaults)")?;
+    let engines = engines(
+        &store,
+        config.refine_finals,
+        Arc::new(ComputeGate::default()),
+    )
+    .context("loading the models (`dragoman models pull` fetches the defaults)")?;
     warm_up(&engines).context("warming up the models")?;
     let (credentials, generated) = Credentials::configured_or_generated(
         &config.api_key,

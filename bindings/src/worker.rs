@@ -1,0 +1,174 @@
+//! The thread behind a session that takes audio: a push returns at once, the model work runs
+//! here, events go back over a channel.
+//!
+//! Audio that queues while a push's work runs is handed to the session as one chunk (the
+//! engines are designed for it: one decode of all the audio that arrived, rather than a queue
+//! that falls further behind). Nothing is dropped. Dropping the worker stops the thread once
+//! its current work ends.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use dragoman_core::{AudioChunk, SampleRate, StreamTime};
+
+use crate::error::{DragomanError, Result};
+
+/// A session the worker drives: the engines' push / finish / poll, with foreign events out.
+pub(crate) trait AudioSession: Send + 'static {
+    /// What the foreign side reads.
+    type Event: Send + 'static;
+
+    /// Takes audio (contiguous with the previous push) and does the work it brings.
+    fn push_audio(&mut self, chunk: &AudioChunk) -> dragoman_core::Result<()>;
+
+    /// Ends the audio and does the remaining work.
+    fn finish(&mut self) -> dragoman_core::Result<()>;
+
+    /// The next event made so far.
+    fn poll(&mut self) -> Option<Self::Event>;
+}
+
+enum Input {
+    Audio(Vec<f32>, SampleRate),
+    Finish,
+}
+
+/// A session running on its own thread.
+pub(crate) struct Worker<E> {
+    /// The rate of the first push; later pushes must keep it (0: none yet).
+    rate: AtomicU32,
+    finished: AtomicBool,
+    input: Option<Sender<Input>>,
+    events: Receiver<Result<E>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<E: Send + 'static> Worker<E> {
+    /// Starts `session` on a thread named `name`.
+    pub(crate) fn start<S: AudioSession<Event = E>>(name: &str, session: S) -> Result<Self> {
+        let (input, inputs) = unbounded();
+        let (output, events) = unbounded();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || run(session, &inputs, &output))
+            .map_err(|e| DragomanError::Internal(format!("starting the {name} thread: {e}")))?;
+        Ok(Self {
+            rate: AtomicU32::new(0),
+            finished: AtomicBool::new(false),
+            input: Some(input),
+            events,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues mono samples (-1..1) at `sample_rate` Hz.
+    pub(crate) fn push(&self, samples: Vec<f32>, sample_rate: u32) -> Result<()> {
+        let rate = SampleRate::new(sample_rate)?;
+        if self.finished.load(Ordering::Acquire) {
+            return Err(DragomanError::InvalidArgument(
+                "audio pushed after finish".into(),
+            ));
+        }
+        let stream_rate =
+            match self
+                .rate
+                .compare_exchange(0, rate.hz(), Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => rate.hz(),
+                Err(first) => first,
+            };
+        if stream_rate != rate.hz() {
+            return Err(DragomanError::InvalidArgument(format!(
+                "the stream is at {stream_rate} Hz; audio at {} Hz needs a new session",
+                rate.hz()
+            )));
+        }
+        self.send(Input::Audio(samples, rate))
+    }
+
+    /// Ends the audio; the last events follow.
+    pub(crate) fn finish(&self) -> Result<()> {
+        if self.finished.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.send(Input::Finish)
+    }
+
+    /// The next event, waiting up to `timeout`; `None` when none came in time or the session
+    /// is [`done`](Self::done).
+    pub(crate) fn next(&self, timeout: Duration) -> Result<Option<E>> {
+        match self.events.recv_timeout(timeout) {
+            Ok(event) => event.map(Some),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Ok(None),
+        }
+    }
+
+    /// Whether the session finished and every event was read.
+    pub(crate) fn done(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+            && self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+            && self.events.is_empty()
+    }
+
+    fn send(&self, input: Input) -> Result<()> {
+        self.input
+            .as_ref()
+            .and_then(|tx| tx.send(input).ok())
+            .ok_or_else(|| DragomanError::Internal("the session's thread ended".into()))
+    }
+}
+
+impl<E> Drop for Worker<E> {
+    fn drop(&mut self) {
+        // Closing the input ends the thread after its current work.
+        self.input = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread: pushes what arrived (all of it at once), hands the events on, until finished
+/// or dropped.
+fn run<S: AudioSession>(
+    mut session: S,
+    inputs: &Receiver<Input>,
+    events: &Sender<Result<S::Event>>,
+) {
+    let mut position: Option<StreamTime> = None;
+    while let Ok(first) = inputs.recv() {
+        let mut audio = Vec::new();
+        let mut rate = None;
+        let mut finish = false;
+        for input in std::iter::once(first).chain(inputs.try_iter()) {
+            match input {
+                Input::Audio(samples, r) => {
+                    audio.extend(samples);
+                    rate = Some(r);
+                }
+                Input::Finish => finish = true,
+            }
+        }
+        if let Some(rate) = rate.filter(|_| !audio.is_empty()) {
+            let start = position.unwrap_or(StreamTime::zero(rate));
+            let chunk = AudioChunk::new(start, audio);
+            position = Some(chunk.end());
+            if let Err(e) = session.push_audio(&chunk) {
+                let _ = events.send(Err(e.into()));
+            }
+        }
+        if finish && let Err(e) = session.finish() {
+            let _ = events.send(Err(e.into()));
+        }
+        while let Some(event) = session.poll() {
+            if events.send(Ok(event)).is_err() {
+                return;
+            }
+        }
+        if finish {
+            return;
+        }
+    }
+}
