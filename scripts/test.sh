@@ -31,6 +31,16 @@ if [ "$status" = 0 ]; then
     -p no:cacheprovider bindings/python/tests 2>&1 | tee -a "$log" | tail -5
   status=${PIPESTATUS[0]}
   set -e
+  # Kotlin: the generated bindings compiled with a test and run against the library. Swift (no
+  # Swift toolchain can be installed here): the package generated, its C header compiled.
+  if [ "$status" = 0 ]; then
+    bindings/kotlin/test.sh "$target/debug" "$target/tmp/dragoman-test-store" \
+      "$target/tmp/dragoman-test-store/data/jfk/jfk.wav" || status=$?
+    swift=$(bindings/swift/generate.sh "$target/debug" "$target/swift-package")
+    # (clang's nullability qualifiers, which Swift reads, mean nothing to gcc)
+    echo '#include "DragomanFFI.h"' | cc -fsyntax-only -D_Nonnull= -D_Nullable= \
+      -I "$swift/Sources/DragomanFFI/include" -x c - || status=$?
+  fi
 fi
 awk '/^test result:|^[0-9]+ (passed|failed)/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^(ignored|skipped)/) s += $i } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
