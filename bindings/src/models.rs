@@ -34,8 +34,9 @@ pub struct ModelInfo {
 pub struct PullProgress {
     /// The model being pulled.
     pub model: String,
-    /// What happens: `trying`, `download`, `step` (verifying, converting) or `failed` (a
-    /// source failed; the next one is tried).
+    /// What happens: `trying` (a source), `download` (bytes of a file or package),
+    /// `downloaded`, `step` (verifying, converting) or `failed` (a source failed; the next one
+    /// is tried).
     pub stage: String,
     /// The file, package, source or step it concerns.
     pub name: String,

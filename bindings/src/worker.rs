@@ -97,11 +97,17 @@ impl<E: Send + 'static> Worker<E> {
     }
 
     /// The next event, waiting up to `timeout`; `None` when none came in time or the session
-    /// is [`done`](Self::done).
+    /// is [`done`](Self::done). A thread that ended before `finish` (a bug) is an error.
     pub(crate) fn next(&self, timeout: Duration) -> Result<Option<E>> {
         match self.events.recv_timeout(timeout) {
             Ok(event) => event.map(Some),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => Ok(None),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) if self.finished.load(Ordering::Acquire) => {
+                Ok(None)
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(DragomanError::Internal(
+                "the session's thread stopped before the audio was finished".into(),
+            )),
         }
     }
 
@@ -170,5 +176,109 @@ fn run<S: AudioSession>(
         if finish {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// Records what it is pushed; each push says it started and waits until the test lets it
+    /// go, so that the test decides what queues meanwhile.
+    struct Recorder {
+        chunks: Vec<(u64, usize)>,
+        entered: mpsc::Sender<()>,
+        gate: mpsc::Receiver<()>,
+    }
+
+    impl AudioSession for Recorder {
+        type Event = (u64, usize);
+
+        fn push_audio(&mut self, chunk: &AudioChunk) -> dragoman_core::Result<()> {
+            let _ = self.entered.send(());
+            let _ = self.gate.recv();
+            self.chunks
+                .push((chunk.start.samples(), chunk.samples.len()));
+            Ok(())
+        }
+
+        fn finish(&mut self) -> dragoman_core::Result<()> {
+            Ok(())
+        }
+
+        fn poll(&mut self) -> Option<(u64, usize)> {
+            (!self.chunks.is_empty()).then(|| self.chunks.remove(0))
+        }
+    }
+
+    /// A worker over a [`Recorder`], the receiver that hears each push start, and the sender
+    /// that lets it end.
+    fn worker() -> (Worker<(u64, usize)>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (open, gate) = mpsc::channel();
+        let (entered, pushing) = mpsc::channel();
+        let recorder = Recorder {
+            chunks: Vec::new(),
+            entered,
+            gate,
+        };
+        (
+            Worker::start("test", recorder).expect("worker"),
+            pushing,
+            open,
+        )
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn audio_that_queued_during_a_push_is_pushed_as_one_chunk_after_it() {
+        let (worker, pushing, open) = worker();
+        worker.push(vec![0.0; 320], 16_000).expect("push");
+        // The first push is held in the session; three more queue behind it.
+        pushing.recv_timeout(WAIT).expect("first push");
+        for _ in 0..3 {
+            worker.push(vec![0.0; 320], 16_000).expect("push");
+        }
+        open.send(()).expect("open");
+        assert_eq!(worker.next(WAIT).expect("event"), Some((0, 320)));
+        open.send(()).expect("open");
+        assert_eq!(worker.next(WAIT).expect("event"), Some((320, 960)));
+        worker.finish().expect("finish");
+        assert_eq!(worker.next(WAIT).expect("end"), None);
+        assert!(worker.done());
+    }
+
+    #[test]
+    fn a_stream_keeps_its_rate_and_takes_no_audio_after_finish() {
+        let (worker, _pushing, open) = worker();
+        worker.push(vec![0.0; 480], 48_000).expect("push");
+        assert!(matches!(
+            worker.push(vec![0.0; 160], 16_000),
+            Err(DragomanError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            worker.push(vec![0.0; 160], 0),
+            Err(DragomanError::Audio(_))
+        ));
+        open.send(()).expect("open");
+        worker.finish().expect("finish");
+        assert!(matches!(
+            worker.push(vec![0.0; 480], 48_000),
+            Err(DragomanError::InvalidArgument(_))
+        ));
+        assert_eq!(worker.next(WAIT).expect("event"), Some((0, 480)));
+        assert_eq!(worker.next(WAIT).expect("end"), None);
+    }
+
+    #[test]
+    fn dropping_a_worker_stops_its_thread() {
+        let (worker, _pushing, open) = worker();
+        worker.push(vec![0.0; 320], 16_000).expect("push");
+        open.send(()).expect("open");
+        drop(worker);
+        // The thread ended with the worker: nothing holds the gate's receiver any more.
+        assert!(open.send(()).is_err());
     }
 }
