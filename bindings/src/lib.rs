@@ -14,8 +14,9 @@
 //!   translations and translated speech out.
 //!
 //! Sessions that take audio run their model work on a thread of their own: a push returns at
-//! once, events are read with a blocking [`CaptionSession::next_event`] (with a timeout), and
-//! dropping the object stops its thread. Errors cross as one flat [`DragomanError`].
+//! once, events are read with a blocking [`CaptionSession::next_event`] (with a timeout) or
+//! handed to a listener ([`CaptionListener`], [`PipelineListener`]) as they come, and dropping
+//! the object stops its thread. Errors cross as one flat [`DragomanError`].
 
 uniffi::setup_scaffolding!("dragoman");
 
@@ -30,9 +31,9 @@ mod worker;
 
 pub use error::DragomanError;
 pub use models::{ModelInfo, ModelStore, PullListener, PullProgress};
-pub use pipeline::{Pipeline, PipelineEvent, PipelineOptions};
+pub use pipeline::{Pipeline, PipelineEvent, PipelineListener, PipelineOptions};
 pub use speech::{SpeechClip, Voice};
-pub use stream::{CaptionEvent, CaptionSession, LiveCaptioner};
+pub use stream::{CaptionEvent, CaptionListener, CaptionSession, LiveCaptioner};
 pub use transcribe::{Segment, TranscribeOptions, Transcriber, Transcript};
 pub use translate::Translator;
 

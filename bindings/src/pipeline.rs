@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::speech::Voice;
 use crate::stream::LiveCaptioner;
 use crate::translate::Translator;
-use crate::worker::{AudioSession, Worker};
+use crate::worker::{AudioSession, Sink, Worker};
 
 /// What the listeners of a [`Pipeline`] want.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -106,6 +106,13 @@ impl PipelineEvent {
     }
 }
 
+/// Receives a [`Pipeline`]'s events as they come, instead of [`Pipeline::next_event`].
+#[uniffi::export(with_foreign)]
+pub trait PipelineListener: Send + Sync {
+    /// An event (stage failures included); called on the pipeline's thread, so return quickly.
+    fn on_event(&self, event: PipelineEvent);
+}
+
 /// One speaker's translation pipeline: push their audio; read the captions, the translations
 /// into each language asked and the translated speech. The work (speech-to-text, then each
 /// final's translations, then its speech) runs on the pipeline's own thread, in that order.
@@ -122,13 +129,15 @@ impl std::fmt::Debug for Pipeline {
 
 #[uniffi::export]
 impl Pipeline {
-    /// A pipeline over loaded engines (shared: several pipelines may use the same ones).
-    #[uniffi::constructor]
+    /// A pipeline over loaded engines (shared: several pipelines may use the same ones). With
+    /// a `listener`, events go to it as they come (and [`Self::next_event`] has none).
+    #[uniffi::constructor(default(listener = None))]
     pub fn new(
         captioner: Arc<LiveCaptioner>,
         translator: Arc<Translator>,
         voice: Arc<Voice>,
         options: PipelineOptions,
+        listener: Option<Arc<dyn PipelineListener>>,
     ) -> Result<Arc<Self>> {
         let engines = Engines {
             stt: captioner.engine.clone(),
@@ -152,7 +161,7 @@ impl Pipeline {
         session_options.spoken = options.spoken.as_deref().map(Lang::parse).transpose()?;
         let session = PipelineSession::new(&engines, &session_options, targets)?;
         Ok(Arc::new(Self {
-            worker: Worker::start("dragoman-pipeline", Stages(session))?,
+            worker: Worker::start("dragoman-pipeline", Stages(session), sink(listener))?,
         }))
     }
 
@@ -178,6 +187,20 @@ impl Pipeline {
     /// Whether the pipeline was finished and every event read.
     pub fn is_done(&self) -> bool {
         self.worker.done()
+    }
+}
+
+/// The worker's sink for `listener`, or the queue without one. The pipeline reports its
+/// stages' failures as events, so an error here (a bug) becomes one too.
+fn sink(listener: Option<Arc<dyn PipelineListener>>) -> Sink<PipelineEvent> {
+    match listener {
+        None => Sink::Queue,
+        Some(listener) => Sink::Listener(Box::new(move |event| {
+            listener.on_event(event.unwrap_or_else(|e| PipelineEvent::Error {
+                stage: "pipeline".into(),
+                message: e.to_string(),
+            }))
+        })),
     }
 }
 

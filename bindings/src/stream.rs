@@ -9,7 +9,7 @@ use dragoman_stt::stream::WhisperStt;
 
 use crate::error::Result;
 use crate::models::ModelStore;
-use crate::worker::{AudioSession, Worker};
+use crate::worker::{AudioSession, Sink, Worker};
 
 /// A caption of live speech.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
@@ -79,6 +79,27 @@ impl CaptionEvent {
     }
 }
 
+/// Receives a [`CaptionSession`]'s captions as they come, instead of
+/// [`CaptionSession::next_event`].
+#[uniffi::export(with_foreign)]
+pub trait CaptionListener: Send + Sync {
+    /// A caption; called on the session's thread, so return quickly.
+    fn on_caption(&self, event: CaptionEvent);
+    /// Speech-to-text failed on some audio (the message says why); the session goes on.
+    fn on_error(&self, message: String);
+}
+
+/// The worker's sink for `listener`, or the queue without one.
+fn sink(listener: Option<Arc<dyn CaptionListener>>) -> Sink<CaptionEvent> {
+    match listener {
+        None => Sink::Queue,
+        Some(listener) => Sink::Listener(Box::new(move |event| match event {
+            Ok(caption) => listener.on_caption(caption),
+            Err(e) => listener.on_error(e.to_string()),
+        })),
+    }
+}
+
 /// Live speech-to-text (Whisper base in 8 bits with Silero VAD, as the call server runs it):
 /// load once, then open a [`CaptionSession`] per audio stream.
 #[derive(uniffi::Object)]
@@ -103,14 +124,19 @@ impl LiveCaptioner {
     }
 
     /// A new stream of speech in `language` (a BCP 47 code), or in any language Whisper
-    /// detects when it is `None`.
-    #[uniffi::method(default(language = None))]
-    pub fn session(&self, language: Option<String>) -> Result<Arc<CaptionSession>> {
+    /// detects when it is `None`. With a `listener`, captions go to it as they come (and
+    /// [`CaptionSession::next_event`] has none).
+    #[uniffi::method(default(language = None, listener = None))]
+    pub fn session(
+        &self,
+        language: Option<String>,
+        listener: Option<Arc<dyn CaptionListener>>,
+    ) -> Result<Arc<CaptionSession>> {
         let mut options = SttOptions::default();
         options.language = language.as_deref().map(Lang::parse).transpose()?;
         let session = Captions(self.engine.new_session(&options)?);
         Ok(Arc::new(CaptionSession {
-            worker: Worker::start("dragoman-captions", session)?,
+            worker: Worker::start("dragoman-captions", session, sink(listener))?,
         }))
     }
 }

@@ -30,6 +30,14 @@ pub(crate) trait AudioSession: Send + 'static {
     fn poll(&mut self) -> Option<Self::Event>;
 }
 
+/// Where a worker's events go.
+pub(crate) enum Sink<E> {
+    /// Queued for [`Worker::next`].
+    Queue,
+    /// Handed to a (foreign) listener as they come, on the worker's thread.
+    Listener(Box<dyn FnMut(Result<E>) + Send>),
+}
+
 enum Input {
     Audio(Vec<f32>, SampleRate),
     Finish,
@@ -46,13 +54,24 @@ pub(crate) struct Worker<E> {
 }
 
 impl<E: Send + 'static> Worker<E> {
-    /// Starts `session` on a thread named `name`.
-    pub(crate) fn start<S: AudioSession<Event = E>>(name: &str, session: S) -> Result<Self> {
+    /// Starts `session` on a thread named `name`, its events going to `sink`.
+    pub(crate) fn start<S: AudioSession<Event = E>>(
+        name: &str,
+        session: S,
+        sink: Sink<E>,
+    ) -> Result<Self> {
         let (input, inputs) = unbounded();
         let (output, events) = unbounded();
+        let mut deliver: Box<dyn FnMut(Result<E>) -> bool + Send> = match sink {
+            Sink::Queue => Box::new(move |event| output.send(event).is_ok()),
+            Sink::Listener(mut listener) => Box::new(move |event| {
+                listener(event);
+                true
+            }),
+        };
         let thread = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || run(session, &inputs, &output))
+            .spawn(move || run(session, &inputs, &mut *deliver))
             .map_err(|e| DragomanError::Internal(format!("starting the {name} thread: {e}")))?;
         Ok(Self {
             rate: AtomicU32::new(0),
@@ -141,7 +160,7 @@ impl<E> Drop for Worker<E> {
 fn run<S: AudioSession>(
     mut session: S,
     inputs: &Receiver<Input>,
-    events: &Sender<Result<S::Event>>,
+    deliver: &mut dyn FnMut(Result<S::Event>) -> bool,
 ) {
     let mut position: Option<StreamTime> = None;
     while let Ok(first) = inputs.recv() {
@@ -162,14 +181,14 @@ fn run<S: AudioSession>(
             let chunk = AudioChunk::new(start, audio);
             position = Some(chunk.end());
             if let Err(e) = session.push_audio(&chunk) {
-                let _ = events.send(Err(e.into()));
+                deliver(Err(e.into()));
             }
         }
         if finish && let Err(e) = session.finish() {
-            let _ = events.send(Err(e.into()));
+            deliver(Err(e.into()));
         }
         while let Some(event) = session.poll() {
-            if events.send(Ok(event)).is_err() {
+            if !deliver(Ok(event)) {
                 return;
             }
         }
@@ -224,7 +243,7 @@ mod tests {
             gate,
         };
         (
-            Worker::start("test", recorder).expect("worker"),
+            Worker::start("test", recorder, Sink::Queue).expect("worker"),
             pushing,
             open,
         )

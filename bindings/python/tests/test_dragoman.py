@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import pytest
 
@@ -84,6 +85,31 @@ def test_live_captions_of_pushed_audio_come_as_partials_then_finals(store, jfk_p
     assert [f.start for f in finals] == sorted(f.start for f in finals)
     with pytest.raises(dragoman.DragomanError.InvalidArgument):
         session.push_pcm([0.0] * PACKET, 16000)
+
+
+def test_a_listener_hears_the_captions_as_they_come(store, jfk_pcm):
+    class Captions(dragoman.CaptionListener):
+        def __init__(self):
+            self.events, self.errors = [], []
+
+        def on_caption(self, event):
+            self.events.append(event)
+
+        def on_error(self, message):
+            self.errors.append(message)
+
+    listener = Captions()
+    session = dragoman.LiveCaptioner(store).session("en", listener)
+    for i in range(0, len(jfk_pcm), PACKET):
+        session.push_pcm(jfk_pcm[i : i + PACKET], 16000)
+    session.finish()
+    deadline = time.monotonic() + 120
+    while not session.is_done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.is_done() and not listener.errors
+    assert session.next_event(0) is None
+    finals = [e.text for e in listener.events if e.is_FINAL()]
+    assert wer(JFK_TEXT, " ".join(finals)) <= 0.15, finals
 
 
 def test_a_session_keeps_one_sample_rate(store):
