@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
 // The Swift package of the dragoman bindings, laid out by generate.sh next to the generated
-// sources. Build with `swift build -Xlinker -Llib` (libdragoman from `cargo build --release -p
+// sources. Build with `swift build -Xlinker -Llib` (libdragoman from `cargo build --profile dist -p
 // dragoman-bindings`).
 import PackageDescription
 

@@ -2,7 +2,7 @@
 //
 // Build: generate the bindings (bindings/kotlin/test.sh shows the commands), then
 //   kotlinc dragoman.kt examples/kotlin/CaptionFile.kt -cp jna.jar -d caption.jar
-//   java -Djna.library.path=target/release -cp caption.jar:jna.jar:kotlin-stdlib.jar CaptionFileKt talk.wav
+//   java -Djna.library.path=target/dist -cp caption.jar:jna.jar:kotlin-stdlib.jar CaptionFileKt talk.wav
 
 import dev.dragoman.*
 
