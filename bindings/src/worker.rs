@@ -1,5 +1,5 @@
 //! The thread behind a session that takes audio: a push returns at once, the model work runs
-//! here, events go back over a channel.
+//! here, events go back over a channel (or to a listener).
 //!
 //! Audio that queues while a push's work runs is handed to the session as one chunk (the
 //! engines are designed for it: one decode of all the audio that arrived, rather than a queue
@@ -64,7 +64,10 @@ impl<E: Send + 'static> Worker<E> {
         let (output, events) = unbounded();
         let mut deliver: Box<dyn FnMut(Result<E>) -> bool + Send> = match sink {
             Sink::Queue => Box::new(move |event| output.send(event).is_ok()),
+            // The queue stays open while the thread runs (and empty): `next` then waits its
+            // timeout, as without a listener, rather than report a stopped thread.
             Sink::Listener(mut listener) => Box::new(move |event| {
+                let _open = &output;
                 listener(event);
                 true
             }),
@@ -288,6 +291,31 @@ mod tests {
             Err(DragomanError::InvalidArgument(_))
         ));
         assert_eq!(worker.next(WAIT).expect("event"), Some((0, 480)));
+        assert_eq!(worker.next(WAIT).expect("end"), None);
+    }
+
+    #[test]
+    fn a_listener_hears_the_events_and_the_queue_stays_empty_until_the_end() {
+        let (open, gate) = mpsc::channel();
+        let (entered, _pushing) = mpsc::channel();
+        let recorder = Recorder {
+            chunks: Vec::new(),
+            entered,
+            gate,
+        };
+        let (heard, hear) = mpsc::channel();
+        let sink = Sink::Listener(Box::new(move |event| {
+            let _ = heard.send(event.ok());
+        }));
+        let worker = Worker::start("test", recorder, sink).expect("worker");
+        worker.push(vec![0.0; 320], 16_000).expect("push");
+        assert_eq!(
+            worker.next(Duration::from_millis(10)).expect("no event"),
+            None
+        );
+        open.send(()).expect("open");
+        assert_eq!(hear.recv_timeout(WAIT).expect("heard"), Some((0, 320)));
+        worker.finish().expect("finish");
         assert_eq!(worker.next(WAIT).expect("end"), None);
     }
 
