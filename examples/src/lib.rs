@@ -12,6 +12,10 @@
 //! - `scripts/bench_call.sh`: a call of two people talking at once without pauses for minutes,
 //!   and whether the room keeps real time (latency per minute, CPU, memory, audio dropped).
 //!
+//! The bindings' examples sit beside these: `examples/python` (subtitles of a file, a live
+//! microphone), `examples/kotlin` (the same two, compiled by the Kotlin test) and
+//! `examples/swift`.
+//!
 //! The engines come from `dragoman-engines`, which loads them the same way for `dragoman serve`.
 
 use std::sync::Arc;
