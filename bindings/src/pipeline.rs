@@ -121,12 +121,6 @@ pub struct Pipeline {
     worker: Worker<PipelineEvent>,
 }
 
-impl std::fmt::Debug for Pipeline {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").finish_non_exhaustive()
-    }
-}
-
 #[uniffi::export]
 impl Pipeline {
     /// A pipeline over loaded engines (shared: several pipelines may use the same ones). With

@@ -27,12 +27,6 @@ pub struct Voice {
     pub(crate) engine: Arc<SpeechEngine>,
 }
 
-impl std::fmt::Debug for Voice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Voice").finish_non_exhaustive()
-    }
-}
-
 #[uniffi::export]
 impl Voice {
     /// The voices of `store`.

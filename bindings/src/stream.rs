@@ -107,12 +107,6 @@ pub struct LiveCaptioner {
     pub(crate) engine: Arc<WhisperStt>,
 }
 
-impl std::fmt::Debug for LiveCaptioner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveCaptioner").finish_non_exhaustive()
-    }
-}
-
 #[uniffi::export]
 impl LiveCaptioner {
     /// Loads the live models from `store` (`whisper-base`, `silero-vad`).
@@ -146,12 +140,6 @@ impl LiveCaptioner {
 #[derive(uniffi::Object)]
 pub struct CaptionSession {
     worker: Worker<CaptionEvent>,
-}
-
-impl std::fmt::Debug for CaptionSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptionSession").finish_non_exhaustive()
-    }
 }
 
 #[uniffi::export]

@@ -105,12 +105,6 @@ pub struct Transcriber {
     decoder: Mutex<dragoman_stt::whisper::decode::Decoder>,
 }
 
-impl std::fmt::Debug for Transcriber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transcriber").finish_non_exhaustive()
-    }
-}
-
 #[uniffi::export]
 impl Transcriber {
     /// Loads `model` (a Whisper id of the catalog; `-q8` or `-q4` after it for 8- or 4-bit

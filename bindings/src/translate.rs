@@ -18,12 +18,6 @@ pub struct Translator {
     pub(crate) engine: Arc<TranslationEngine>,
 }
 
-impl std::fmt::Debug for Translator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Translator").finish_non_exhaustive()
-    }
-}
-
 #[uniffi::export]
 impl Translator {
     /// The best pulled models for `source` -> `target` (as `dragoman translate` chooses them);

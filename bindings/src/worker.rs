@@ -235,9 +235,11 @@ mod tests {
         }
     }
 
-    /// A worker over a [`Recorder`], the receiver that hears each push start, and the sender
-    /// that lets it end.
-    fn worker() -> (Worker<(u64, usize)>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    /// A worker over a [`Recorder`] with its events going to `sink`, the receiver that hears
+    /// each push start, and the sender that lets it end.
+    fn worker_to(
+        sink: Sink<(u64, usize)>,
+    ) -> (Worker<(u64, usize)>, mpsc::Receiver<()>, mpsc::Sender<()>) {
         let (open, gate) = mpsc::channel();
         let (entered, pushing) = mpsc::channel();
         let recorder = Recorder {
@@ -245,11 +247,13 @@ mod tests {
             entered,
             gate,
         };
-        (
-            Worker::start("test", recorder, Sink::Queue).expect("worker"),
-            pushing,
-            open,
-        )
+        let worker = Worker::start("test", recorder, sink).expect("worker");
+        (worker, pushing, open)
+    }
+
+    /// [`worker_to`] the queue.
+    fn worker() -> (Worker<(u64, usize)>, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        worker_to(Sink::Queue)
     }
 
     const WAIT: Duration = Duration::from_secs(10);
@@ -296,18 +300,11 @@ mod tests {
 
     #[test]
     fn a_listener_hears_the_events_and_the_queue_stays_empty_until_the_end() {
-        let (open, gate) = mpsc::channel();
-        let (entered, _pushing) = mpsc::channel();
-        let recorder = Recorder {
-            chunks: Vec::new(),
-            entered,
-            gate,
-        };
         let (heard, hear) = mpsc::channel();
         let sink = Sink::Listener(Box::new(move |event| {
             let _ = heard.send(event.ok());
         }));
-        let worker = Worker::start("test", recorder, sink).expect("worker");
+        let (worker, _pushing, open) = worker_to(sink);
         worker.push(vec![0.0; 320], 16_000).expect("push");
         assert_eq!(
             worker.next(Duration::from_millis(10)).expect("no event"),

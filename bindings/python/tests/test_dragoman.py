@@ -13,6 +13,23 @@ from conftest import JFK_TEXT, wer
 PACKET = 320
 
 
+def speak_into(session, pcm) -> None:
+    """Pushes `pcm` (16 kHz) into a caption session or pipeline in 20 ms packets, then ends it."""
+    for i in range(0, len(pcm), PACKET):
+        session.push_pcm(pcm[i : i + PACKET], 16000)
+    session.finish()
+
+
+def events_of(session, timeout_ms: int) -> list:
+    """Every event of a finished caption session or pipeline, read until it is done."""
+    events = []
+    while not session.is_done():
+        event = session.next_event(timeout_ms)
+        if event is not None:
+            events.append(event)
+    return events
+
+
 def rms(samples) -> float:
     return math.sqrt(sum(s * s for s in samples) / max(len(samples), 1))
 
@@ -68,14 +85,8 @@ def test_an_unreadable_file_is_an_audio_error(store, tmp_path):
 
 def test_live_captions_of_pushed_audio_come_as_partials_then_finals(store, jfk_pcm):
     session = dragoman.LiveCaptioner(store).session("en")
-    for i in range(0, len(jfk_pcm), PACKET):
-        session.push_pcm(jfk_pcm[i : i + PACKET], 16000)
-    session.finish()
-    events = []
-    while not session.is_done():
-        event = session.next_event(30_000)
-        if event is not None:
-            events.append(event)
+    speak_into(session, jfk_pcm)
+    events = events_of(session, 30_000)
     partials = [e for e in events if e.is_PARTIAL()]
     finals = [e for e in events if e.is_FINAL()]
     assert partials, events
@@ -100,9 +111,7 @@ def test_a_listener_hears_the_captions_as_they_come(store, jfk_pcm):
 
     listener = Captions()
     session = dragoman.LiveCaptioner(store).session("en", listener)
-    for i in range(0, len(jfk_pcm), PACKET):
-        session.push_pcm(jfk_pcm[i : i + PACKET], 16000)
-    session.finish()
+    speak_into(session, jfk_pcm)
     deadline = time.monotonic() + 120
     while not session.is_done() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -148,14 +157,8 @@ def test_a_pipeline_captions_translates_and_speaks_a_speaker(store, jfk_pcm):
         dragoman.Voice(store),
         dragoman.PipelineOptions(spoken="en", captions=["de"], speech=["de"]),
     )
-    for i in range(0, len(jfk_pcm), PACKET):
-        pipeline.push_pcm(jfk_pcm[i : i + PACKET], 16000)
-    pipeline.finish()
-    events = []
-    while not pipeline.is_done():
-        event = pipeline.next_event(60_000)
-        if event is not None:
-            events.append(event)
+    speak_into(pipeline, jfk_pcm)
+    events = events_of(pipeline, 60_000)
     errors = [e for e in events if e.is_ERROR()]
     assert not errors, errors
     captions = [e for e in events if e.is_CAPTION() and e.is_final]
