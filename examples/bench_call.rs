@@ -13,9 +13,11 @@
 //! view); audio dropped by the room; the process's CPU (cores) and resident memory (peak so
 //! far). Then the whole call's figures. See `scripts/bench_call.sh` for the recordings.
 //!
-//! `bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine]`, each DIR holding
-//! `NAME.wav` with `NAME.txt` (the clips are played in name order); `--no-refine` leaves the
-//! refiner out, as `refine_finals = false` does in the server.
+//! `bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine] [--slots N]`, each DIR
+//! holding `NAME.wav` with `NAME.txt` (the clips are played in name order); `--no-refine` leaves
+//! the refiner out, as `refine_finals = false` does in the server; `--slots` sets how many model
+//! jobs the compute gate runs at once (default: one per core). With `BENCH_CLIPS` set, each
+//! clip's latencies are printed too.
 
 #![allow(clippy::print_stdout)] // a benchmark prints
 
@@ -101,14 +103,17 @@ async fn main() -> anyhow::Result<()> {
     let (dir_a, dir_b) = match args.as_slice() {
         [a, b, ..] => (a.clone(), b.clone()),
         _ => anyhow::bail!(
-            "usage: bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine]"
+            "usage: bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine] [--slots N]"
         ),
     };
     let minutes: f64 = flag("--minutes").map_or(Ok(5.0), |m| m.parse())?;
     let speakers: usize = flag("--speakers").map_or(Ok(2), |m| m.parse())?;
     let (rss_before, _) = memory_mb();
     let refine = !args.iter().any(|a| a == "--no-refine");
-    let gate = Arc::new(ComputeGate::default());
+    let gate = Arc::new(match flag("--slots") {
+        Some(slots) => ComputeGate::new(slots.parse()?),
+        None => ComputeGate::default(),
+    });
     let engines = dragoman_engines::engines(&ModelStore::from_env()?, refine, gate)?;
     dragoman_engines::warm_up(&engines)?;
     let (rss_loaded, _) = memory_mb();
@@ -278,6 +283,14 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let clips = samples.len();
+    if std::env::var_os("BENCH_CLIPS").is_some() {
+        for s in &samples {
+            println!(
+                "clip ending at {:6.1} s: final {:?}, translated {:?}, speech {:?}",
+                s.at, s.original, s.translated, s.speech
+            );
+        }
+    }
     let mut by_minute: BTreeMap<usize, Vec<&Sample>> = BTreeMap::new();
     for s in &samples {
         by_minute.entry((s.at / 60.0) as usize).or_default().push(s);

@@ -5,7 +5,7 @@
 # (8-bit), the default translator (Qwen2.5-Coder 1.5B Instruct; the best one pulled in
 # target/bench-call/home is used), espeak-ng and Piper; 2 threads.
 #
-# Usage: scripts/bench_call.sh [--minutes N] [--speakers 1|2] [--no-refine]
+# Usage: scripts/bench_call.sh [--minutes N] [--speakers 1|2] [--no-refine] [--slots N]
 # Needs ffmpeg (apt-get install ffmpeg) to decode the recordings once.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,8 +14,8 @@
 //!    skipped (a newer revision of the caption, or its final, comes soon);
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
 //!    in place of the first translation. Waits for a lull: no other model job running or
-//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every second), because
-//!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
+//!    waiting, and none for [`LULL`] (while anyone speaks, a decode comes every 750 ms),
+//!    because a refinement holds the CPU for seconds and would slow the live work it overlaps.
 //!
 //! A decode is never starved, though: one that has waited [`STREAM_PATIENCE`] (finals and
 //! speech of other speakers kept the slots busy) goes before everything else, because the
@@ -78,9 +78,16 @@ pub struct ComputeGate {
 }
 
 impl Default for ComputeGate {
-    /// One slot per core.
+    /// One slot: the engines run each model job on candle's thread pool, which already has a
+    /// thread per core, so a second job at once only halves the speed of both, and the urgent
+    /// one finishes later. One at a time, the most urgent waiting job has every core. In a
+    /// call on 2 cores (`scripts/bench_call.sh --minutes 3 --no-refine --slots 1|2`) one slot
+    /// took a translation from 0.71 s to 0.37 s p50 with one speaker and from 2.07 s to
+    /// 0.37 s with two, and the translated caption from 2.28 s to 1.69 s and from 7.80 s to
+    /// 5.32 s after the sentence (README, "Live captions"). More slots pay only for engines
+    /// that each use one core.
     fn default() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+        Self::new(1)
     }
 }
 

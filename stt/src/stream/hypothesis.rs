@@ -19,6 +19,7 @@ impl Hypothesis {
     /// The words of `pieces` (a transcription of the audio from sample `start`, `duration`
     /// seconds long) and the places it could be cut.
     pub(super) fn from_pieces(pieces: &[TimedText], start: u64, duration: f64) -> Self {
+        let pieces = spoken(pieces, duration);
         let mut hypothesis = Self::default();
         let last = pieces.len().saturating_sub(1);
         for (i, piece) in pieces.iter().enumerate() {
@@ -93,6 +94,30 @@ impl Hypothesis {
         });
         consumed
     }
+}
+
+/// Where a piece may start and still be speech, before the end of the audio, in seconds: the
+/// last word heard can start this close to it.
+const END_SLACK: f64 = 0.1;
+
+/// The pieces that were spoken. The decoder reads a window of audio followed by silence (the
+/// fitted encoder window's margin) and now and then fills that silence with text of its own: a
+/// phrase repeated ("He was a man. He was a man. He was a man."). Two hypotheses can agree on
+/// it, and it would be committed. So a piece that starts where the audio has ended, or repeats
+/// the piece before it word for word, is left out (but the first piece is always kept).
+fn spoken(pieces: &[TimedText], duration: f64) -> Vec<&TimedText> {
+    let text =
+        |p: &TimedText| -> Vec<String> { p.text.split_whitespace().map(comparable).collect() };
+    let mut kept: Vec<&TimedText> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        if let Some(previous) = kept.last()
+            && (piece.start >= duration - END_SLACK || text(piece) == text(previous))
+        {
+            continue;
+        }
+        kept.push(piece);
+    }
+    kept
 }
 
 /// Lower-case letters and digits of a word: what two spellings of it share.
@@ -174,6 +199,37 @@ mod tests {
                 timed: true,
             }],
         }
+    }
+
+    fn piece(start: f64, end: Option<f64>, text: &str) -> TimedText {
+        TimedText {
+            start,
+            end,
+            text: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn text_in_the_silence_after_the_audio_and_repeated_pieces_are_left_out() {
+        // A 6 s utterance; the decoder went on into the silence of the window's margin.
+        let pieces = [
+            piece(0.0, Some(2.4), "He was not an ill-disposed young man."),
+            piece(2.4, Some(3.5), "He was a man."),
+            piece(3.5, Some(4.6), "He was a man."),
+            piece(4.6, Some(6.0), "Had he married"),
+            piece(6.0, Some(7.2), "a more amiable woman."),
+            piece(7.2, None, "a more amiable woman."),
+        ];
+        let h = Hypothesis::from_pieces(&pieces, 0, 6.0);
+        assert_eq!(
+            h.words.join(" "),
+            "He was not an ill-disposed young man. He was a man. Had he married"
+        );
+        // Cuts only where more spoken text follows.
+        assert_eq!(h.cuts.iter().map(|c| c.words).collect::<Vec<_>>(), [7, 11]);
+        // The first piece stays, whatever its times say.
+        let late = [piece(6.0, None, "Hello.")];
+        assert_eq!(Hypothesis::from_pieces(&late, 0, 6.0).words, ["Hello."]);
     }
 
     #[test]
