@@ -30,11 +30,12 @@
 //!
 //! Work per push is bounded: one re-transcription at most, however much audio the push
 //! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
-//! decode of all of it: computation-aware streaming); each decode encodes only the utterance
-//! and a margin ([`EncoderWindow::Fitted`]) and feeds the committed words in as the decoder's
-//! prefix ([`DecodeOptions::prefix`]), so it samples only what is new; an utterance is at most
-//! [`StreamOptions::max_utterance_ms`] long, so latency does not grow over a long session.
-//! Finals are never skipped.
+//! decode of all of it: computation-aware streaming; such a push also lengthens the step before
+//! the next, so a stream that waits for the CPU decodes less often); each decode encodes only
+//! the utterance and a margin ([`EncoderWindow::Fitted`]) and feeds the committed words in as
+//! the decoder's prefix ([`DecodeOptions::prefix`]), so it samples only what is new; an
+//! utterance is at most [`StreamOptions::max_utterance_ms`] long, so latency does not grow over
+//! a long session. Finals are never skipped.
 
 use std::collections::VecDeque;
 
