@@ -154,7 +154,7 @@ pub struct WhisperStream {
     kept_from: u64,
     /// 16 kHz samples received.
     received: u64,
-    /// 16 kHz samples the last push brought (see [`Self::step`]).
+    /// 16 kHz samples the push before this one brought (see [`Self::step`]).
     last_push: u64,
     utterance: Option<Utterance>,
     events: VecDeque<SttEvent>,
@@ -680,7 +680,6 @@ impl WhisperStream {
         self.vad
             .push_audio(&AudioChunk::new(Self::time(self.received), samples.clone()))?;
         self.received += samples.len() as u64;
-        self.last_push = samples.len() as u64;
         self.audio.extend(samples);
         Ok(())
     }
@@ -696,11 +695,12 @@ impl WhisperStream {
     }
 
     /// New audio, in 16 kHz samples, before `u` is transcribed again: a step, lengthened by
-    /// what the last push brought beyond half a step. A caller whose pushes wait for the CPU
-    /// (other speakers' decodes, translations and speech share it) pushes what queued
+    /// what the previous push brought beyond half a step. A caller whose pushes wait for the
+    /// CPU (other speakers' decodes, translations and speech share it) pushes what queued
     /// meanwhile; were every such push decoded, decodes would take all the CPU they wait for,
     /// and the work that cannot be skipped (finals' translations, speech) would fall behind.
-    /// So the busier the CPU, the fewer partial decodes; finals are not affected.
+    /// So the busier the CPU, the fewer partial decodes (about every other push); finals are
+    /// not affected, and one large push after small ones is still decoded at once.
     fn step(&self, u: &Utterance) -> u64 {
         let ms = if u.hurry {
             self.options.confirm_step_ms.min(self.options.step_ms)
@@ -753,8 +753,13 @@ impl SttSession for WhisperStream {
             ));
         }
         let samples = self.to_16k.push(chunk)?;
+        let pushed = samples.len() as u64;
         self.ingest(samples)?;
-        self.drive()
+        self.drive()?;
+        // It lengthens the step after this push's decode, not before: however long the
+        // caller waited, what it pushed is decoded (see `step`).
+        self.last_push = pushed;
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
