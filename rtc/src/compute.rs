@@ -14,8 +14,8 @@
 //!    skipped (a newer revision of the caption, or its final, comes soon);
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
 //!    in place of the first translation. Waits for a lull: no other model job running or
-//!    waiting, and none for [`LULL`] (while anyone speaks, a decode comes every 750 ms),
-//!    because a refinement holds the CPU for seconds and would slow the live work it overlaps.
+//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every second), because
+//!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
 //!
 //! A decode is never starved, though: one that has waited [`STREAM_PATIENCE`] (finals and
 //! speech of other speakers kept the slots busy) goes before everything else, because the

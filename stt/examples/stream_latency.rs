@@ -12,7 +12,7 @@
 //!
 //! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
 //! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at; with
-//! `RUNS=step`, only 8-bit weights run, at the default step and at 1000 and 500 ms; with
+//! `RUNS=step`, only 8-bit weights run, at the default step and at 750 and 500 ms; with
 //! `RUNS=confirm`, only 8-bit weights, with the confirming decode after a sentence end hurried
 //! to each of `CONFIRMS` ms (default `1000,400,800`; 1000 is no hurry).
 
@@ -192,7 +192,7 @@ fn main() {
     let only = std::env::var("RUNS").unwrap_or_default();
     let mut runs = vec![(Precision::Q8, with(None, None))];
     if only == "step" {
-        runs.extend([1000, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
+        runs.extend([750, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
     } else if only == "confirm" {
         let confirms = std::env::var("CONFIRMS").unwrap_or_else(|_| "1000,400,800".into());
         runs.extend(confirms.split(',').map(|confirm| {

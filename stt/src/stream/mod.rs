@@ -30,12 +30,11 @@
 //!
 //! Work per push is bounded: one re-transcription at most, however much audio the push
 //! carries (a caller that fell behind pushes everything it has queued in one chunk and gets one
-//! decode of all of it: computation-aware streaming; such a push also lengthens the step before
-//! the next, so a stream that waits for the CPU decodes less often); each decode encodes only
-//! the utterance and a margin ([`EncoderWindow::Fitted`]) and feeds the committed words in as
-//! the decoder's prefix ([`DecodeOptions::prefix`]), so it samples only what is new; an
-//! utterance is at most [`StreamOptions::max_utterance_ms`] long, so latency does not grow over
-//! a long session. Finals are never skipped.
+//! decode of all of it: computation-aware streaming); each decode encodes only the utterance
+//! and a margin ([`EncoderWindow::Fitted`]) and feeds the committed words in as the decoder's
+//! prefix ([`DecodeOptions::prefix`]), so it samples only what is new; an utterance is at most
+//! [`StreamOptions::max_utterance_ms`] long, so latency does not grow over a long session.
+//! Finals are never skipped.
 
 use std::collections::VecDeque;
 
@@ -60,12 +59,12 @@ const PAUSE_SKIP_PERCENT: u64 = 40;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StreamOptions {
-    /// New audio between two re-transcriptions of the utterance, in ms. Defaults to 750: on
-    /// continuous speech it brought the sentence-end-to-final median from 1.24-1.33 s (1000 ms)
-    /// to 0.98-1.00 s at the same word error rate (2.35-2.51% against 1.72-2.98%) for a
-    /// quarter more compute; 500 ms reached 0.90-0.96 s but its WER rose to 4.7-6.1%, as two
-    /// hypotheses half a second apart agree on words heard only in part
-    /// (`RUNS=step scripts/bench_stream.sh 4`, twice; figures in the README).
+    /// New audio between two re-transcriptions of the utterance, in ms. Defaults to 1000. On
+    /// continuous speech 750 ms brought the sentence-end-to-final median from 1.24-1.33 s to
+    /// 0.98-1.00 s at the same word error rate for a quarter more compute, and 500 ms to
+    /// 0.90-0.96 s at 2-3 points more WER (`RUNS=step scripts/bench_stream.sh 4`); but with two
+    /// people speaking at once on 2 cores, 750 ms left too little CPU for the finals'
+    /// translations and speech, and the call fell behind (README, "Live captions").
     pub step_ms: u32,
     /// New audio before the re-transcription that follows one where a sentence ended in the
     /// words not yet committed, in ms: the hypothesis that can confirm the sentence (and so
@@ -91,7 +90,7 @@ pub struct StreamOptions {
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
-            step_ms: 750,
+            step_ms: 1_000,
             confirm_step_ms: 600,
             max_utterance_ms: 15_000,
             clause_cut_ms: 6_000,
@@ -154,8 +153,6 @@ pub struct WhisperStream {
     kept_from: u64,
     /// 16 kHz samples received.
     received: u64,
-    /// 16 kHz samples the push before this one brought (see [`Self::step`]).
-    last_push: u64,
     utterance: Option<Utterance>,
     events: VecDeque<SttEvent>,
     finished: bool,
@@ -241,7 +238,6 @@ impl WhisperStream {
             audio: Vec::new(),
             kept_from: 0,
             received: 0,
-            last_push: 0,
             utterance: None,
             events: VecDeque::new(),
             finished: false,
@@ -273,7 +269,7 @@ impl WhisperStream {
             ..DecodeOptions::default()
         };
         if !final_pass {
-            // Partials are redone a step later anyway: one greedy pass bounds the work.
+            // Partials are redone a second later anyway: one greedy pass bounds the work.
             options.temperatures = vec![0.0];
         }
         // Nobody says more than about 7 tokens a second: a longer answer is a repetition loop,
@@ -694,21 +690,14 @@ impl WhisperStream {
             .is_some_and(|p| p.as_millis() as u64 >= window * PAUSE_SKIP_PERCENT / 100)
     }
 
-    /// New audio, in 16 kHz samples, before `u` is transcribed again: a step, lengthened by
-    /// what the previous push brought beyond half a step. A caller whose pushes wait for the
-    /// CPU (other speakers' decodes, translations and speech share it) pushes what queued
-    /// meanwhile; were every such push decoded, decodes would take all the CPU they wait for,
-    /// and the work that cannot be skipped (finals' translations, speech) would fall behind.
-    /// So the busier the CPU, the fewer partial decodes (about every other push); finals are
-    /// not affected, and one large push after small ones is still decoded at once.
+    /// New audio, in 16 kHz samples, before `u` is transcribed again.
     fn step(&self, u: &Utterance) -> u64 {
         let ms = if u.hurry {
             self.options.confirm_step_ms.min(self.options.step_ms)
         } else {
             self.options.step_ms
         };
-        let step = u64::from(ms) * 16;
-        step + self.last_push.saturating_sub(step / 2)
+        u64::from(ms) * 16
     }
 
     /// Reacts to VAD events and the passage of (media) time.
@@ -753,13 +742,8 @@ impl SttSession for WhisperStream {
             ));
         }
         let samples = self.to_16k.push(chunk)?;
-        let pushed = samples.len() as u64;
         self.ingest(samples)?;
-        self.drive()?;
-        // It lengthens the step after this push's decode, not before: however long the
-        // caller waited, what it pushed is decoded (see `step`).
-        self.last_push = pushed;
-        Ok(())
+        self.drive()
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -788,7 +772,6 @@ impl SttSession for WhisperStream {
         self.audio.clear();
         self.kept_from = 0;
         self.received = 0;
-        self.last_push = 0;
         self.utterance = None;
         self.events.clear();
         self.finished = false;
