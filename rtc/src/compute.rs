@@ -84,8 +84,8 @@ impl Default for ComputeGate {
     /// call on 2 cores (`scripts/bench_call.sh --minutes 3 --no-refine --slots 1|2`) one slot
     /// took a translation from 0.71 s to 0.37 s p50 with one speaker and from 2.07 s to
     /// 0.37 s with two, and the translated caption from 2.28 s to 1.69 s and from 7.80 s to
-    /// 5.32 s after the sentence (README, "Live captions"). More slots pay only for engines
-    /// that each use one core.
+    /// 5.32 s after the sentence (README, "Live captions on continuous speech"). More slots
+    /// pay only for engines that each use one core.
     fn default() -> Self {
         Self::new(1)
     }

@@ -64,7 +64,8 @@ pub struct StreamOptions {
     /// 0.98-1.00 s at the same word error rate for a quarter more compute, and 500 ms to
     /// 0.90-0.96 s at 2-3 points more WER (`RUNS=step scripts/bench_stream.sh 4`); but with two
     /// people speaking at once on 2 cores, 750 ms left too little CPU for the finals'
-    /// translations and speech, and the call fell behind (README, "Live captions").
+    /// translations and speech, and the call fell behind (README, "Live captions on
+    /// continuous speech").
     pub step_ms: u32,
     /// New audio before the re-transcription that follows one where a sentence ended in the
     /// words not yet committed, in ms: the hypothesis that can confirm the sentence (and so
