@@ -16,8 +16,8 @@
 //! `bench_call DIR_A DIR_B [--minutes N] [--speakers 1|2] [--no-refine] [--slots N]`, each DIR
 //! holding `NAME.wav` with `NAME.txt` (the clips are played in name order); `--no-refine` leaves
 //! the refiner out, as `refine_finals = false` does in the server; `--slots` sets how many model
-//! jobs the compute gate runs at once (default: one per core). With `BENCH_CLIPS` set, each
-//! clip's latencies are printed too.
+//! jobs the compute gate runs at once (default: one, as in the server). With `BENCH_CLIPS` set,
+//! each clip's latencies are printed too.
 
 #![allow(clippy::print_stdout)] // a benchmark prints
 
