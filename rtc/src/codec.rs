@@ -60,6 +60,12 @@ impl OpusDecoder {
         Ok(out)
     }
 
+    /// Silence as long as `frames` of the last frame's length: for packets that were
+    /// received but shed before decoding, whose time passed but whose sound is gone.
+    pub fn silence(&self, frames: usize) -> Vec<f32> {
+        vec![0.0; frames * self.last_frame]
+    }
+
     /// Audio standing in for `frames` lost packets (Opus packet-loss concealment), so the
     /// speaker's timeline keeps its length.
     pub fn conceal(&mut self, frames: usize) -> Result<Vec<f32>> {

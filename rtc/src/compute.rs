@@ -14,7 +14,7 @@
 //!    skipped (a newer revision of the caption, or its final, comes soon);
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
 //!    in place of the first translation. Waits for a lull: no other model job running or
-//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every second), because
+//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every 0.75-1 s), because
 //!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
 //!
 //! A decode is never starved, though: one that has waited [`STREAM_PATIENCE`] (finals and

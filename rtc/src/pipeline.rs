@@ -24,7 +24,8 @@
 //! than the queue holds), and it says so: [`PipelineEvent::AudioShed`] reaches the speaker.
 //! Text is small and every final matters; only refinements are dropped when the CPU has no
 //! lull for long (the first translation stands), and reported. Media time is the speaker's:
-//! the samples decoded so far, concealed losses included. When packets stop (the speaker muted
+//! the samples decoded so far, concealed losses included, and silence where the queue shed
+//! packets (their time passed, so later captions keep their times). When packets stop (the speaker muted
 //! or went quiet without DTX), silence is fed in after [`PipelineOptions::idle_flush`] so the
 //! utterance in progress becomes final.
 
@@ -283,6 +284,8 @@ struct SttStage {
     pushed: VecDeque<(u64, Instant)>,
     /// Packets the audio queue had shed when last reported.
     shed_reported: u64,
+    /// Shed packets that no gap in the sequence numbers has accounted for yet.
+    shed_unplaced: u64,
 }
 
 /// The most queued packets pushed as one chunk (5 s of 20 ms packets): a pipeline further
@@ -292,8 +295,9 @@ const BATCH_MAX: usize = 250;
 /// Pushes remembered for latency (10 s of 20 ms packets).
 const PUSHES_KEPT: usize = 500;
 
-/// The longest gap concealed; a longer one (a reconnect, a sequence reset) restarts the
-/// timeline at the new packet without inventing seconds of audio.
+/// The longest gap concealed; a longer one is silence where the audio queue shed those
+/// packets (their time passed: captions keep the speaker's timeline), else (a reconnect, a
+/// sequence reset) restarts the timeline at the new packet without inventing seconds of audio.
 const MAX_CONCEALED: u16 = 10;
 
 impl SttStage {
@@ -307,6 +311,7 @@ impl SttStage {
             text,
             pushed: VecDeque::with_capacity(PUSHES_KEPT),
             shed_reported: 0,
+            shed_unplaced: 0,
         })
     }
 
@@ -320,10 +325,14 @@ impl SttStage {
                     // Computation-aware streaming: everything that queued while the last push
                     // was computed goes in as one chunk, so the session decodes once for all
                     // of it instead of falling further behind with a decode per packet.
-                    let mut audio = Vec::new();
                     let waiting = std::iter::from_fn(|| packets.try_recv()).take(BATCH_MAX);
-                    for packet in std::iter::once(packet).chain(waiting) {
-                        match self.decode(&packet) {
+                    let batch: Vec<OpusPacket> = std::iter::once(packet).chain(waiting).collect();
+                    // Packets shed before these were taken out of the queue: the gaps they
+                    // leave in the sequence numbers are time that passed (see `decode`).
+                    self.report_shed(packets.dropped());
+                    let mut audio = Vec::new();
+                    for packet in &batch {
+                        match self.decode(packet) {
                             Ok(samples) => audio.extend(samples),
                             Err(e) => self.report(e),
                         }
@@ -355,15 +364,19 @@ impl SttStage {
             (self.sink)(PipelineEvent::AudioShed {
                 packets: shed - self.shed_reported,
             });
+            self.shed_unplaced += shed - self.shed_reported;
             self.shed_reported = shed;
         }
     }
 
-    /// The audio of `packet`, preceded by concealment for packets lost before it.
+    /// The audio of `packet`, preceded by concealment for packets lost before it, or silence
+    /// for packets the queue shed before it.
     fn decode(&mut self, packet: &OpusPacket) -> Result<Vec<f32>> {
-        let gap = self
-            .expected
-            .map_or(0, |expected| packet.sequence.wrapping_sub(expected));
+        let gap = match self.expected {
+            Some(expected) => packet.sequence.wrapping_sub(expected),
+            // The first packet taken: whatever the queue shed so far came before it.
+            None => u16::try_from(self.shed_unplaced).unwrap_or(u16::MAX / 2),
+        };
         // Behind what was played (reordered late, or a duplicate): too late to use.
         if gap > u16::MAX / 2 {
             return Ok(Vec::new());
@@ -373,8 +386,12 @@ impl SttStage {
         if packet.payload.is_empty() {
             return Ok(Vec::new());
         }
+        let shed = u64::from(gap).min(self.shed_unplaced);
+        self.shed_unplaced -= shed;
         let mut audio = if (1..=MAX_CONCEALED).contains(&gap) {
             self.decoder.conceal(usize::from(gap))?
+        } else if shed == u64::from(gap) {
+            self.decoder.silence(usize::from(gap))
         } else {
             Vec::new()
         };

@@ -241,6 +241,57 @@ fn lost_packets_are_concealed_and_captions_still_come() {
     );
 }
 
+/// A queue too short for a recording pushed all at once sheds most of it, says so, and the
+/// captions that come keep the speaker's timeline: the time of the shed packets passed.
+#[test]
+fn shed_audio_is_reported_and_keeps_the_timeline() {
+    let (audio, _, _) = recording(3, 0.8);
+    let length = audio.len() as f64 / 48_000.0;
+    let packets = opus_packets(&audio, 0);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = {
+        let events = events.clone();
+        Arc::new(move |e| events.lock().unwrap().push(e))
+    };
+    let mut options = PipelineOptions::default();
+    options.session.spoken = Some(Lang::EN);
+    // The last 3 s of the recording fit.
+    options.audio_queue = 150;
+    let targets = Targets {
+        captions: [Lang::EN].into(),
+        speech: Default::default(),
+    };
+    let (pipeline, input) =
+        TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
+    for packet in packets {
+        input.push(packet);
+    }
+    drop(input);
+    let dropped = pipeline.dropped();
+    pipeline.finish();
+    let events = events.lock().unwrap();
+    assert_no_errors(&events);
+    let reported: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::AudioShed { packets } => Some(*packets),
+            _ => None,
+        })
+        .sum();
+    assert!(
+        dropped > 100,
+        "{dropped} packets shed of {}",
+        audio.len() / 960
+    );
+    assert_eq!(reported, dropped, "every shed packet is reported");
+    let original = finals(&events, Lang::EN);
+    let end = original.last().expect("a final").end.unwrap().as_secs_f64();
+    assert!(
+        end <= length + 0.1 && end > length - 3.0,
+        "the last final ends at {end} s of {length:.1} s: {original:#?}"
+    );
+}
+
 /// Two speakers talking at once without pauses, fed far faster than the CPU can follow (every
 /// packet queued at once, as after a stall): each pipeline takes what queued in one push and
 /// decodes once for it, so partial decodes are skipped, while every final still comes,

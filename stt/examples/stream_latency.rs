@@ -12,9 +12,11 @@
 //!
 //! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
 //! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at; with
-//! `RUNS=step`, only 8-bit weights run, at the default step and at 750 and 500 ms; with
+//! `RUNS=step`, only 8-bit weights run, at the default step (750 ms: one stream) and at 1000
+//! and 500 ms; with
 //! `RUNS=confirm`, only 8-bit weights, with the confirming decode after a sentence end hurried
-//! to each of `CONFIRMS` ms (default `1000,400,800`; 1000 is no hurry).
+//! to each of `CONFIRMS` ms (default `1000,400,800`; 1000 is no hurry; `300/600` waits 300 ms
+//! after the hurried decode and 600 ms after the sentence end Whisper timed).
 
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)] // a benchmark prints
 
@@ -56,11 +58,14 @@ fn stream(
 ) -> Run {
     let mut label = format!("stream, {:?}", options.encoder_window);
     let default = StreamOptions::default();
-    if options.step_ms != default.step_ms {
-        label += &format!(", step {} ms", options.step_ms);
+    if options.solo_step_ms != default.solo_step_ms {
+        label += &format!(", step {} ms", options.solo_step_ms);
     }
     if options.confirm_step_ms != default.confirm_step_ms {
         label += &format!(", confirm {} ms", options.confirm_step_ms);
+    }
+    if options.confirm_after_end_ms != default.confirm_after_end_ms {
+        label += &format!(", {} ms after the end", options.confirm_after_end_ms);
     }
     let engine = WhisperStt::new(whisper.clone(), vad.clone(), options);
     let mut stt = SttOptions::default();
@@ -112,7 +117,11 @@ fn stream(
                 .find(|(_, reach, _)| *reach >= end - 0.3)
                 .map(|(at, _, _)| at - end)
         })
-        .collect();
+        .collect::<Vec<f64>>();
+    if std::env::var_os("SHOW_LATENCY").is_some() {
+        let shown: Vec<String> = latency.iter().map(|l| format!("{l:.2}")).collect();
+        println!("{label}: end->final per sentence {}", shown.join(" "));
+    }
     let text: Vec<&str> = finals.iter().map(|(_, _, t)| *t).collect();
     let (errors, words) = word_errors(reference, &normalize_english(&text.join(" ")));
     Run {
@@ -184,6 +193,7 @@ fn main() {
         }
         if let Some(step_ms) = step_ms {
             options.step_ms = step_ms;
+            options.solo_step_ms = step_ms;
         }
         options
     };
@@ -192,12 +202,14 @@ fn main() {
     let only = std::env::var("RUNS").unwrap_or_default();
     let mut runs = vec![(Precision::Q8, with(None, None))];
     if only == "step" {
-        runs.extend([750, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
+        runs.extend([1000, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
     } else if only == "confirm" {
         let confirms = std::env::var("CONFIRMS").unwrap_or_else(|_| "1000,400,800".into());
         runs.extend(confirms.split(',').map(|confirm| {
             let mut options = with(None, None);
-            options.confirm_step_ms = confirm.trim().parse().expect("CONFIRMS: ms,ms,...");
+            let (step, after_end) = confirm.split_once('/').unwrap_or((confirm, "0"));
+            options.confirm_step_ms = step.trim().parse().expect("CONFIRMS: ms[/ms],...");
+            options.confirm_after_end_ms = after_end.trim().parse().expect("CONFIRMS: ms[/ms],...");
             (Precision::Q8, options)
         }));
     } else {

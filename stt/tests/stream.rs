@@ -194,12 +194,13 @@ fn continuous_speech_is_finalised_sentence_by_sentence() {
     let vad = SileroVad::load_cpu(&common::model("silero-vad")).unwrap();
     let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
     let dir = common::librivox();
-    let (mut audio, mut references) = (Vec::new(), Vec::new());
+    let (mut audio, mut references, mut ends) = (Vec::new(), Vec::new(), Vec::new());
     for clip in common::LIBRIVOX {
         let speech = load_audio(dir.join(format!("{clip}.wav")), SampleRate::HZ_16000)
             .unwrap()
             .samples;
         audio.extend_from_slice(trim_silence(&speech, 16_000));
+        ends.push(audio.len() as f64 / 16_000.0);
         references.push(std::fs::read_to_string(dir.join(format!("{clip}.txt"))).unwrap());
     }
     let seconds = audio.len() as f64 / 16_000.0;
@@ -232,12 +233,58 @@ fn continuous_speech_is_finalised_sentence_by_sentence() {
     assert!(wer <= 0.05, "WER {wer}");
     // About 25 s of speech in six sentences: finals come while the reader goes on.
     assert!(before_end >= 3, "finals only at the end: {finals:?}");
-    // Partials announce finals (here 1 to 2 of 4; the others were expected with a sentence end
-    // that Whisper moved at the next decode, or came at once at a pause).
+    // Partials announce finals that take a second decode to confirm (here 0 to 2 of 4; the
+    // others came at once at the short pause between two recordings, or were expected with a
+    // sentence end that Whisper moved at the next decode). With none announced, every final
+    // must have come that promptly: within a second of a sentence end.
     let announced = announced(&events);
-    eprintln!("{announced} of {} finals were expected", finals.len());
-    assert!(
-        announced >= 1,
-        "{announced} of {before_end} finals expected: {events:#?}"
+    let prompt = finals
+        .iter()
+        .filter(|(at, _)| ends.iter().any(|end| (0.0..1.0).contains(&(at - end))))
+        .count();
+    eprintln!(
+        "{announced} of {} finals were expected, {prompt} came within a second",
+        finals.len()
     );
+    assert!(
+        announced >= 1 || prompt == finals.len(),
+        "{announced} of {before_end} finals expected, {prompt} prompt: {events:#?}"
+    );
+}
+
+/// Streams of one engine know how many of them are in an utterance (each decodes less often
+/// while others do), and a stream leaves the count when its utterance ends or it is dropped.
+#[test]
+fn streams_of_one_engine_count_who_is_speaking() {
+    let whisper = WhisperModel::load(&common::model("whisper-base"), &Device::Cpu).unwrap();
+    let vad = SileroVad::load_cpu(&common::model("silero-vad")).unwrap();
+    let engine = WhisperStt::new(whisper, vad, StreamOptions::default());
+    let clip = common::librivox().join(format!("{}.wav", common::LIBRIVOX[0]));
+    let speech = load_audio(clip, SampleRate::HZ_16000).unwrap().samples;
+    let speech = &trim_silence(&speech, 16_000)[..16_000];
+    let speak = |session: &mut Box<dyn SttSession>| {
+        session
+            .push_audio(&AudioChunk::new(
+                StreamTime::zero(SampleRate::HZ_16000),
+                speech.to_vec(),
+            ))
+            .unwrap();
+    };
+    let (mut a, mut b) = (
+        engine.new_session(&SttOptions::default()).unwrap(),
+        engine.new_session(&SttOptions::default()).unwrap(),
+    );
+    assert_eq!(engine.streams_speaking(), 0);
+    speak(&mut a);
+    assert_eq!(engine.streams_speaking(), 1);
+    speak(&mut b);
+    assert_eq!(
+        engine.clone().streams_speaking(),
+        2,
+        "clones share the count"
+    );
+    drop(a);
+    assert_eq!(engine.streams_speaking(), 1);
+    b.finish().unwrap();
+    assert_eq!(engine.streams_speaking(), 0);
 }

@@ -2,10 +2,12 @@
 //!
 //! Policy: **LocalAgreement-2** (Macháček, Dabre, Bojar, "Turning Whisper into Real-Time
 //! Transcription System", IJCNLP-AACL 2023; <https://github.com/ufal/whisper_streaming>). While
-//! someone speaks, the utterance so far is re-transcribed every [`StreamOptions::step_ms`] of new
-//! audio; the words on which two consecutive hypotheses agree are committed and never change, the
-//! rest is the unstable tail. Silero VAD ends the utterance after a pause, and the final
-//! transcription keeps the committed words and appends what follows them.
+//! someone speaks, the utterance so far is re-transcribed every step of new audio
+//! ([`StreamOptions::solo_step_ms`], or the longer [`StreamOptions::step_ms`] while other streams
+//! of the same engine are in an utterance too: they share the CPU); the words on which two
+//! consecutive hypotheses agree are committed and never change, the rest is the unstable tail.
+//! Silero VAD ends the utterance after a pause, and the final transcription keeps the committed
+//! words and appends what follows them.
 //!
 //! People rarely pause long enough for the VAD between sentences, so an utterance also ends where
 //! Whisper closed a sentence (a timestamp after sentence-final punctuation) once its words are
@@ -15,8 +17,9 @@
 //! moved to the quietest 20 ms near Whisper's timestamp, so no word is split between captions.
 //!
 //! A hypothesis that ends a sentence in its uncommitted words is confirmed sooner: the next
-//! re-transcription comes after [`StreamOptions::confirm_step_ms`] rather than a full step, once
-//! per sentence; and its partial names that sentence as the expected final
+//! re-transcription comes once [`StreamOptions::confirm_after_end_ms`] of audio followed the
+//! sentence end and [`StreamOptions::confirm_step_ms`] the hypothesis, rather than a full
+//! step later, once per sentence; and its partial names that sentence as the expected final
 //! ([`SttEvent::Partial`]'s `expected_final_len`), so that translation starts on it while the
 //! confirmation is decoded. Hypotheses are compared word by word as spoken, punctuation and
 //! case aside: Whisper punctuates the same words differently from one decode to the next, and
@@ -37,6 +40,8 @@
 //! Finals are never skipped.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dragoman_core::engine::{
     SpeechToText, SttEvent, SttOptions, SttSession, VadEvent, VadOptions, VadSession,
@@ -59,21 +64,29 @@ const PAUSE_SKIP_PERCENT: u64 = 40;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StreamOptions {
-    /// New audio between two re-transcriptions of the utterance, in ms. Defaults to 1000. On
-    /// continuous speech 750 ms brought the sentence-end-to-final median from 1.24-1.33 s to
-    /// 0.98-1.00 s at the same word error rate for a quarter more compute, and 500 ms to
-    /// 0.90-0.96 s at 2-3 points more WER (`RUNS=step scripts/bench_stream.sh 4`); but with two
-    /// people speaking at once on 2 cores, 750 ms left too little CPU for the finals'
-    /// translations and speech, and the call fell behind (README, "Live captions on
-    /// continuous speech").
+    /// New audio between two re-transcriptions of the utterance while other streams of the
+    /// same engine are in an utterance too, in ms. Defaults to 1000: with two people speaking
+    /// at once on 2 cores, 750 ms left too little CPU for the finals' translations and speech,
+    /// and the call fell behind (README, "Live captions on continuous speech").
     pub step_ms: u32,
+    /// The same while this stream is the only one of its engine in an utterance, in ms.
+    /// Defaults to 750: on continuous speech it brought the sentence-end-to-final median from
+    /// 1.24-1.33 s to 0.98-1.00 s at the same word error rate for a quarter more compute, and
+    /// 500 ms to 0.90-0.96 s at 2-3 points more WER (`RUNS=step scripts/bench_stream.sh 4`).
+    pub solo_step_ms: u32,
     /// New audio before the re-transcription that follows one where a sentence ended in the
     /// words not yet committed, in ms: the hypothesis that can confirm the sentence (and so
-    /// end its caption) comes sooner than the next regular step. Defaults to 600: on
-    /// continuous speech it brought the sentence-end-to-final median from 1.55 s to 1.30 s
-    /// at the same word error rate (`RUNS=confirm scripts/bench_stream.sh 4`, figures in the
-    /// README); `step_ms` turns it off.
+    /// end its caption) comes sooner than the next regular step. Defaults to 200.
     pub confirm_step_ms: u32,
+    /// Audio after that sentence's end (Whisper's timestamp) before the confirming
+    /// re-transcription, in ms, when that comes later than `confirm_step_ms`: the decode
+    /// hears the next words, so Whisper keeps the full stop only where a sentence ended.
+    /// Defaults to 500. A sentence heard well before the end of the audio is confirmed
+    /// sooner than one heard at its very end: on continuous speech 200 ms and 500 ms brought
+    /// the sentence-end-to-final median from 1.23-1.29 s (a fixed 600 ms after the
+    /// hypothesis) to 1.07-1.11 s, WER within the runs' noise
+    /// (`RUNS=confirm CONFIRMS=200/500 scripts/bench_stream.sh 4`, figures in the README).
+    pub confirm_after_end_ms: u32,
     /// Longest utterance before it is finalised without a pause, in ms. Defaults to 15000.
     pub max_utterance_ms: u32,
     /// Utterances longer than this end at any phrase boundary Whisper marked, not only at a
@@ -92,7 +105,9 @@ impl Default for StreamOptions {
     fn default() -> Self {
         Self {
             step_ms: 1_000,
-            confirm_step_ms: 600,
+            solo_step_ms: 750,
+            confirm_step_ms: 200,
+            confirm_after_end_ms: 500,
             max_utterance_ms: 15_000,
             clause_cut_ms: 6_000,
             encoder_window: EncoderWindow::Fitted {
@@ -110,6 +125,8 @@ pub struct WhisperStt {
     whisper: WhisperModel,
     vad: SileroVad,
     options: StreamOptions,
+    /// Streams of this engine (and its clones) now in an utterance: the step of each.
+    speaking: Arc<AtomicUsize>,
 }
 
 impl WhisperStt {
@@ -119,7 +136,17 @@ impl WhisperStt {
             whisper,
             vad,
             options,
+            speaking: Arc::default(),
         }
+    }
+}
+
+impl WhisperStt {
+    /// Streams of this engine (and its clones) in an utterance now: while more than one is,
+    /// each re-transcribes every [`StreamOptions::step_ms`] rather than
+    /// [`StreamOptions::solo_step_ms`].
+    pub fn streams_speaking(&self) -> usize {
+        self.speaking.load(Ordering::Relaxed)
     }
 }
 
@@ -155,6 +182,9 @@ pub struct WhisperStream {
     /// 16 kHz samples received.
     received: u64,
     utterance: Option<Utterance>,
+    /// The engine's count of streams in an utterance, and whether this one is counted in it.
+    speaking: Arc<AtomicUsize>,
+    counted: bool,
     events: VecDeque<SttEvent>,
     finished: bool,
 }
@@ -176,9 +206,9 @@ struct Utterance {
     consumed: usize,
     /// Samples covered by the last re-transcription.
     decoded_until: u64,
-    /// Whether the next re-transcription comes after [`StreamOptions::confirm_step_ms`]: the
-    /// last one (a regular one) heard a sentence end past the committed words.
-    hurry: bool,
+    /// Where the confirming re-transcription runs (in samples received), when the last one (a
+    /// regular one) heard a sentence end past the committed words; else after a full step.
+    confirm_at: Option<u64>,
     /// What the utterance was heard as once the speaker last paused.
     pause: Option<Pause>,
 }
@@ -240,6 +270,8 @@ impl WhisperStream {
             kept_from: 0,
             received: 0,
             utterance: None,
+            speaking: Arc::clone(&engine.speaking),
+            counted: false,
             events: VecDeque::new(),
             finished: false,
         })
@@ -348,7 +380,7 @@ impl WhisperStream {
             raw_words: Vec::new(),
             consumed: 0,
             decoded_until: at,
-            hurry: false,
+            confirm_at: None,
             pause: None,
         });
     }
@@ -397,7 +429,7 @@ impl WhisperStream {
             Vec::new()
         };
         let previous = std::mem::replace(&mut u.previous, words.clone());
-        let hurried = std::mem::take(&mut u.hurry);
+        let hurried = u.confirm_at.take().is_some();
         let mut expected_final = None;
         if consistent {
             let long = end - u.start >= u64::from(self.options.clause_cut_ms) * 16;
@@ -416,13 +448,17 @@ impl WhisperStream {
             }
             // The sentence the next decode will most likely commit, and so make final: its
             // words, as this hypothesis has them (the final is what two hypotheses agree on).
-            expected_final = cuts()
-                .find(|c| c.words > u.committed.len())
+            let expected = cuts().find(|c| c.words > u.committed.len());
+            expected_final = expected
                 .and_then(|c| words.get(u.committed.len()..c.words))
                 .map(|rest| [&u.committed[..], rest].concat().join(" ").len());
             // Hurried once per sentence at most: hypotheses that keep disagreeing are not
             // decoded faster and faster.
-            u.hurry = !hurried && expected_final.is_some();
+            if !hurried && let Some(cut) = expected.filter(|_| expected_final.is_some()) {
+                let after_end = cut.at + u64::from(self.options.confirm_after_end_ms) * 16;
+                let after_step = end + u64::from(self.options.confirm_step_ms) * 16;
+                u.confirm_at = Some(after_end.max(after_step));
+            }
         }
         self.emit_partial(&tail, expected_final);
         Ok(())
@@ -466,7 +502,7 @@ impl WhisperStream {
             raw_words: Vec::new(),
             consumed: 0,
             decoded_until: u.decoded_until,
-            hurry: false,
+            confirm_at: None,
             pause: None,
         });
         self.emit_partial(&[], None);
@@ -691,14 +727,30 @@ impl WhisperStream {
             .is_some_and(|p| p.as_millis() as u64 >= window * PAUSE_SKIP_PERCENT / 100)
     }
 
-    /// New audio, in 16 kHz samples, before `u` is transcribed again.
-    fn step(&self, u: &Utterance) -> u64 {
-        let ms = if u.hurry {
-            self.options.confirm_step_ms.min(self.options.step_ms)
-        } else {
+    /// Counts this stream in its engine's streams in an utterance while it is in one.
+    fn count_speaking(&mut self) {
+        let speaking = self.utterance.is_some();
+        if speaking != self.counted {
+            if speaking {
+                self.speaking.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.speaking.fetch_sub(1, Ordering::Relaxed);
+            }
+            self.counted = speaking;
+        }
+    }
+
+    /// Samples received when `u` is transcribed again: a step after the last decode (a shorter
+    /// one while no other stream of the engine is in an utterance), or sooner to confirm a
+    /// sentence end.
+    fn next_decode(&self, u: &Utterance) -> u64 {
+        let ms = if self.speaking.load(Ordering::Relaxed) > 1 {
             self.options.step_ms
+        } else {
+            self.options.solo_step_ms
         };
-        u64::from(ms) * 16
+        let step = u.decoded_until + u64::from(ms) * 16;
+        u.confirm_at.map_or(step, |at| at.min(step))
     }
 
     /// Reacts to VAD events and the passage of (media) time.
@@ -716,6 +768,7 @@ impl WhisperStream {
             }
         }
         self.close_long(self.received)?;
+        self.count_speaking();
         // One re-transcription per push, however much audio it brought.
         if let Some(u) = &self.utterance {
             if self.pausing() {
@@ -724,14 +777,22 @@ impl WhisperStream {
                 if u.pause.as_ref().is_none_or(|p| p.until <= quiet_since) {
                     self.on_pause(quiet_since)?;
                 }
-            } else if self.received - u.decoded_until >= self.step(u) {
+            } else if self.received >= self.next_decode(u) {
                 self.update()?;
             }
         }
         if self.utterance.is_none() {
             self.trim_before(self.received);
         }
+        self.count_speaking();
         Ok(())
+    }
+}
+
+impl Drop for WhisperStream {
+    fn drop(&mut self) {
+        self.utterance = None;
+        self.count_speaking();
     }
 }
 
@@ -759,6 +820,7 @@ impl SttSession for WhisperStream {
             let end = self.received;
             self.finalise(end)?;
         }
+        self.count_speaking();
         self.finished = true;
         Ok(())
     }
@@ -774,6 +836,7 @@ impl SttSession for WhisperStream {
         self.kept_from = 0;
         self.received = 0;
         self.utterance = None;
+        self.count_speaking();
         self.events.clear();
         self.finished = false;
     }
