@@ -50,10 +50,7 @@ impl CaptionEvent {
                 start,
                 ..
             } => {
-                let split = text
-                    .get(..stable_prefix_len)
-                    .map_or(0, |_| stable_prefix_len);
-                let (stable, unstable) = text.split_at(split);
+                let (stable, unstable) = SttEvent::split_stable(&text, stable_prefix_len);
                 Self::Partial {
                     stable: stable.to_string(),
                     unstable: unstable.to_string(),

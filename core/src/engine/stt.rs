@@ -64,6 +64,17 @@ pub enum SttEvent {
     },
 }
 
+impl SttEvent {
+    /// A partial's `text` split at `stable_prefix_len`: the committed words, and the rest that
+    /// may still change (all of it, should the length not fall on a char boundary).
+    pub fn split_stable(text: &str, stable_prefix_len: usize) -> (&str, &str) {
+        let split = text
+            .get(..stable_prefix_len)
+            .map_or(0, |_| stable_prefix_len);
+        text.split_at(split)
+    }
+}
+
 /// What the model should do with the speech.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,4 +94,20 @@ pub struct SttOptions {
     pub language: Option<Lang>,
     /// What to produce. Defaults to [`SttTask::Transcribe`].
     pub task: SttTask,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SttEvent;
+
+    #[test]
+    fn a_partial_splits_at_its_stable_prefix_and_never_inside_a_char() {
+        assert_eq!(
+            SttEvent::split_stable("Xin chào bạn", 10),
+            ("Xin chào ", "bạn")
+        );
+        // Byte 7 falls inside "à": nothing is stable rather than a broken char.
+        assert_eq!(SttEvent::split_stable("Xin chào", 7), ("", "Xin chào"));
+        assert_eq!(SttEvent::split_stable("done", 4), ("done", ""));
+    }
 }
