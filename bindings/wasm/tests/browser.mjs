@@ -1,9 +1,9 @@
 // dragoman's WebAssembly build in headless Chromium, as a web page uses it: the page's Web
 // Worker (web/dragoman-worker.js) loads Whisper base and Silero VAD from model files served
 // over HTTP, transcribes real recordings as one file, then captions them live (16 kHz, 20 ms
-// pushes, as fast as the worker takes them). Prints one JSON summary: the .wasm's size, model
-// load time, both word error rates against the recordings' own texts, and compute against
-// the audio's length (real-time factor).
+// pushes in real time, as a microphone delivers them). Prints one JSON summary: the .wasm's
+// size, model load time, both word error rates against the recordings' own texts, file
+// transcription's compute against the audio's length, and the live finals' delays.
 //
 //   node browser.mjs <pkg dir> <models dir> <dir of CLIP.wav + CLIP.txt> CLIP...
 //
@@ -90,20 +90,33 @@ try {
     worker.postMessage({ type: 'transcribe', samples: audio, sampleRate: 16_000, language: 'en' });
     const file = await ready;
 
+    // Live: 20 ms pushes in real time, as a microphone delivers them; each final's delay is
+    // measured from when its audio's end was pushed.
     const started = performance.now();
+    const finalAt = [];
     worker.postMessage({ type: 'start', language: 'en' });
+    const listening = next('finished');
+    const onCaption = worker.onmessage;
+    worker.onmessage = (event) => {
+      if (event.data.type === 'caption' && event.data.caption.type === 'final') {
+        finalAt.push((performance.now() - started) / 1000 - event.data.caption.end);
+      }
+      onCaption(event);
+    };
     for (let at = 0; at < audio.length; at += 320) {
+      const due = started + (at / 16_000) * 1000;
+      if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
       worker.postMessage({ type: 'push', samples: audio.slice(at, at + 320), sampleRate: 16_000 });
     }
-    ready = next('finished');
     worker.postMessage({ type: 'finish' });
-    await ready;
+    await listening;
     return {
       seconds: audio.length / 16_000,
       load_s: loaded.seconds,
       file_s: file.seconds,
       file_text: file.transcript.text,
       live_s: (performance.now() - started) / 1000,
+      final_delays: finalAt,
       finals: captions.filter((c) => c.type === 'final').map((c) => c.text),
       partials: captions.filter((c) => c.type === 'partial').length,
     };
@@ -117,7 +130,10 @@ try {
     file: { ...wordErrors(reference, result.file_text), rtf: +(result.file_s / result.seconds).toFixed(3) },
     live: {
       ...wordErrors(reference, result.finals.join(' ')),
-      rtf: +(result.live_s / result.seconds).toFixed(3),
+      // Wall time from the first push to the last final, against the audio's length.
+      wall_over_audio: +(result.live_s / result.seconds).toFixed(3),
+      // Seconds from pushing a final's last audio to receiving it, sorted.
+      final_delays_s: result.final_delays.map((d) => +d.toFixed(2)).sort((a, b) => a - b),
       finals: result.finals.length,
       partials: result.partials,
     },

@@ -7,6 +7,8 @@
 //   { type: 'start', language? }                  (a live caption session)
 //   { type: 'push', samples: Float32Array, sampleRate }
 //                                                 -> { type: 'caption', caption } for each caption
+//                                                    (pushes that queue during a decode are
+//                                                    decoded together)
 //   { type: 'finish' }                            -> captions, then { type: 'finished' }
 //
 // Errors come back as { type: 'error', message }. `whisper` and `vad` are the URLs of model
@@ -16,6 +18,27 @@ import init, { Captioner, ModelFiles } from './pkg/dragoman_wasm.js';
 
 let captioner = null;
 let session = null;
+/** Audio pushed since the last decode, and its rate: while a decode holds the thread, the
+ * pushes queue up as messages; they are taken together and pushed as one piece (one decode for
+ * all of it, as the call server does), so a slow machine decodes less often instead of falling
+ * behind. */
+let pending = [];
+let pendingRate = 0;
+let flushing = false;
+
+function flush() {
+  flushing = false;
+  if (!session || pending.length === 0) return;
+  const samples = new Float32Array(pending.reduce((n, p) => n + p.length, 0));
+  pending.reduce((at, p) => (samples.set(p, at), at + p.length), 0);
+  pending = [];
+  try {
+    session.pushPcm(samples, pendingRate);
+    drain();
+  } catch (error) {
+    postMessage({ type: 'error', message: String(error?.message ?? error) });
+  }
+}
 
 async function modelFiles(base, names) {
   const files = new ModelFiles();
@@ -60,10 +83,18 @@ self.onmessage = async ({ data }) => {
         session = need(captioner, 'load').session(data.language);
         break;
       case 'push':
-        need(session, 'start').pushPcm(data.samples, data.sampleRate);
-        drain();
+        need(session, 'start');
+        if (pending.length > 0 && data.sampleRate !== pendingRate) flush();
+        pending.push(data.samples);
+        pendingRate = data.sampleRate;
+        // After the messages already queued (more pushes) are taken.
+        if (!flushing) {
+          flushing = true;
+          setTimeout(flush, 0);
+        }
         break;
       case 'finish':
+        flush();
         need(session, 'start').finish();
         drain();
         session = null;
