@@ -21,12 +21,13 @@ fn run(packets: Vec<dragoman_rtc::pipeline::OpusPacket>, targets: Targets) -> Ve
     run_on(&engines(), packets, targets)
 }
 
-/// [`run`] on `engines`.
-fn run_on(
+/// An English speaker's pipeline with an audio queue of `audio_queue` packets, and where its
+/// events go.
+fn start(
     engines: &Engines,
-    packets: Vec<dragoman_rtc::pipeline::OpusPacket>,
+    audio_queue: usize,
     targets: Targets,
-) -> Vec<PipelineEvent> {
+) -> (TrackPipeline, PipelineInput, Arc<Mutex<Vec<PipelineEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = {
         let events = events.clone();
@@ -34,8 +35,18 @@ fn run_on(
     };
     let mut options = PipelineOptions::default();
     options.session.spoken = Some(Lang::EN);
-    options.audio_queue = 100_000;
+    options.audio_queue = audio_queue;
     let (pipeline, input) = TrackPipeline::start("test", engines, options, targets, sink).unwrap();
+    (pipeline, input, events)
+}
+
+/// [`run`] on `engines`.
+fn run_on(
+    engines: &Engines,
+    packets: Vec<dragoman_rtc::pipeline::OpusPacket>,
+    targets: Targets,
+) -> Vec<PipelineEvent> {
+    let (pipeline, input, events) = start(engines, 100_000, targets);
     for packet in packets {
         input.push(packet);
     }
@@ -248,21 +259,12 @@ fn shed_audio_is_reported_and_keeps_the_timeline() {
     let (audio, _, _) = recording(3, 0.8);
     let length = audio.len() as f64 / 48_000.0;
     let packets = opus_packets(&audio, 0);
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = {
-        let events = events.clone();
-        Arc::new(move |e| events.lock().unwrap().push(e))
-    };
-    let mut options = PipelineOptions::default();
-    options.session.spoken = Some(Lang::EN);
-    // The last 3 s of the recording fit.
-    options.audio_queue = 150;
     let targets = Targets {
         captions: [Lang::EN].into(),
         speech: Default::default(),
     };
-    let (pipeline, input) =
-        TrackPipeline::start("test", &engines(), options, targets, sink).unwrap();
+    // The last 3 s of the recording fit.
+    let (pipeline, input, events) = start(&engines(), 150, targets);
     for packet in packets {
         input.push(packet);
     }
