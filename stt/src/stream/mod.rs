@@ -125,7 +125,7 @@ pub struct WhisperStt {
     whisper: WhisperModel,
     vad: SileroVad,
     options: StreamOptions,
-    /// Streams of this engine (and its clones) now in an utterance: the step of each.
+    /// Streams of this engine (and its clones) now in an utterance: it sets each one's step.
     speaking: Arc<AtomicUsize>,
 }
 
@@ -139,9 +139,7 @@ impl WhisperStt {
             speaking: Arc::default(),
         }
     }
-}
 
-impl WhisperStt {
     /// Streams of this engine (and its clones) in an utterance now: while more than one is,
     /// each re-transcribes every [`StreamOptions::step_ms`] rather than
     /// [`StreamOptions::solo_step_ms`].
