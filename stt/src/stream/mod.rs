@@ -766,6 +766,7 @@ impl WhisperStream {
             }
         }
         self.close_long(self.received)?;
+        // Utterances end and start above; past here one may be cut and go on, never end.
         self.count_speaking();
         // One re-transcription per push, however much audio it brought.
         if let Some(u) = &self.utterance {
@@ -782,7 +783,6 @@ impl WhisperStream {
         if self.utterance.is_none() {
             self.trim_before(self.received);
         }
-        self.count_speaking();
         Ok(())
     }
 }
