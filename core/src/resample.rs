@@ -106,18 +106,23 @@ impl StreamResampler {
         let pending = std::mem::take(&mut self.pending);
         let mut out = Vec::new();
         // The last partial block, then blocks of silence until the delayed tail has come out.
+        // At rates whose ratio reduces to large numbers (12345 Hz to 16 kHz: 2469 to 3200), the
+        // FFT needs several blocks before it emits anything, so a block without output is no
+        // fault; two seconds of silence without reaching the end would be.
         let mut block: &[f32] = &pending;
+        let mut silence_fed = 0;
         while self.frames_out < expected {
             let Some(inner) = self.inner.as_mut() else {
                 break;
             };
-            let mut produced = Vec::new();
-            process_block(inner, block, Some(block.len()), &mut produced)?;
-            if produced.is_empty() {
+            if silence_fed > 2 * self.from.hz() as usize {
                 return Err(Error::Internal(
                     "resampler produced no output while flushing".into(),
                 ));
             }
+            silence_fed += inner.input_frames_next().saturating_sub(block.len());
+            let mut produced = Vec::new();
+            process_block(inner, block, Some(block.len()), &mut produced)?;
             out.extend(self.trim(produced));
             block = &[];
         }
@@ -227,6 +232,15 @@ mod tests {
 
     fn rate(hz: u32) -> SampleRate {
         SampleRate::new(hz).unwrap_or(SampleRate::HZ_16000)
+    }
+
+    #[test]
+    fn odd_rates_keep_their_length() -> Result<()> {
+        for from in [7_999, 11_025, 12_345, 44_056, 96_000] {
+            let out = resample(&sine(440.0, from, 1.0), rate(from), SampleRate::HZ_16000)?;
+            assert_eq!(out.len(), 16_000, "from {from}");
+        }
+        Ok(())
     }
 
     #[test]

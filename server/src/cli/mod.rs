@@ -36,6 +36,7 @@ enum Command {
 
 /// Runs the parsed command line.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    init_logging();
     match cli.command {
         Command::Models(command) => models::run(command),
         Command::Transcribe(args) => transcribe::run(args),
@@ -43,4 +44,18 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Speak(args) => speak::run(args),
         Command::Serve(args) => serve::run(args),
     }
+}
+
+/// Logs to stderr at `RUST_LOG` (default: warnings, and the server's own info), for every
+/// command: the libraries warn through it (a WAV cut short, a pipeline that shed audio). The DTLS
+/// layer of `webrtc` warns about every browser's TLS 1.3 hello extensions (a dozen lines per
+/// connection, nothing wrong): by default only its errors are shown.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,rtc_dtls=error,dragoman_server=info")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -47,7 +47,6 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         print!("{}", config.to_toml());
         return Ok(ExitCode::SUCCESS);
     }
-    init_logging();
     let store = ModelStore::from_env()?;
     let ids = super::models::default_ids();
     super::models::pull_all(&store, &ids, &PullOptions::default())?;
@@ -85,19 +84,6 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Logs to stderr at `RUST_LOG` (default: warnings, and the server's own info). The DTLS
-/// layer of `webrtc` warns about every browser's TLS 1.3 hello extensions (a dozen lines per
-/// connection, nothing wrong): by default only its errors are shown.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,rtc_dtls=error,dragoman_server=info")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 async fn shutdown_signal() {

@@ -4,23 +4,29 @@
 //! Ogg/Vorbis, MKV/WebM, AAC and ALAC in MP4/M4A. [`load_audio`] is what an engine's caller wants:
 //! decode, mix down to mono, resample to the model's rate.
 //!
+//! WAVs (RIFF, RF64, BW64) are read as sox, ffmpeg and Python's `wave` read them, lengths that
+//! disagree with the file and all (module `wav`); a WAV cut short decodes to the audio it holds,
+//! with a warning on the `log` facade.
+//!
 //! Every failure is an [`Error::AudioFile`] naming the file and an [`AudioFileError`]; no input
 //! makes this module panic (a decoder bug that does is caught and reported as corrupt data, and
 //! the `decode` fuzz target hunts for such bugs).
 
-use std::io::Cursor;
+use std::io::{Cursor, SeekFrom};
 use std::path::Path;
 
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
 use crate::audio::{AudioBuffer, AudioChunk, SampleRate, StreamTime};
 use crate::error::{AudioFileError, Error, Result};
 use crate::resample::resample;
+
+mod wav;
 
 /// How many undecodable packets in a row are skipped before the file is called corrupt.
 /// Real files with a damaged frame or two still play, as in every media player.
@@ -47,7 +53,7 @@ pub fn decode_file(path: impl AsRef<Path>) -> Result<AudioBuffer> {
         return Err(fail(AudioFileError::Empty));
     }
     let hint = path.extension().and_then(|e| e.to_str());
-    guarded(|| decode_source(Box::new(file), hint)).map_err(fail)
+    guarded(|| decode_source(file, len, hint, &path.display().to_string())).map_err(fail)
 }
 
 /// Reads an audio file and returns mono audio at `rate`, starting at stream time zero.
@@ -96,14 +102,35 @@ pub fn decode_unguarded(
     if bytes.is_empty() {
         return Err(AudioFileError::Empty);
     }
-    decode_source(Box::new(Cursor::new(bytes)), extension)
+    let len = bytes.len() as u64;
+    decode_source(Cursor::new(bytes), len, extension, "audio")
 }
 
-/// Decodes a whole stream (file or memory).
-fn decode_source(
-    source: Box<dyn symphonia::core::io::MediaSource>,
+/// Decodes a whole stream (file or memory) of `len` bytes; `name` is what a warning calls it.
+fn decode_source<R: MediaSource + 'static>(
+    mut source: R,
+    len: u64,
     extension: Option<&str>,
+    name: &str,
 ) -> Result<AudioBuffer, AudioFileError> {
+    let io_error = |e: std::io::Error| AudioFileError::Io(e.to_string());
+    // WAVs go through the forgiving reader of `wav`, everything else straight to symphonia.
+    let source: Box<dyn MediaSource> = match wav::locate(&mut source, len).map_err(io_error)? {
+        Some(layout) => {
+            if layout.missing_bytes() > 0 {
+                log::warn!(
+                    "{name}: the WAV header declares {} bytes of audio past the end of the file \
+                     (a recording cut short); decoding what the file holds",
+                    layout.missing_bytes()
+                );
+            }
+            Box::new(wav::Spliced::new(source, layout))
+        }
+        None => {
+            source.seek(SeekFrom::Start(0)).map_err(io_error)?;
+            Box::new(source)
+        }
+    };
     let source = MediaSourceStream::new(source, MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {
