@@ -10,8 +10,12 @@
 //! 3. [`Priority::Stream`]: speech-to-text decodes (the source of every caption; each takes
 //!    all the audio that arrived since the last one, so a late decode costs latency, not work);
 //! 4. [`Priority::Partial`]: translating a partial caption. Never waited for: it runs only when
-//!    a slot is free and nothing more urgent waits ([`ComputeGate::try_run`]); otherwise it is
-//!    skipped (a newer revision of the caption, or its final, comes soon);
+//!    a slot is free, nothing more urgent waits ([`ComputeGate::try_run`]) and partials took
+//!    less than [`PartialBudget::share`] of the slots' time lately; otherwise it is skipped (a
+//!    newer revision of the caption, or its final, comes soon). The budget matters on slow
+//!    CPUs: a partial admitted into a free slot still holds it to its end, and where a
+//!    translation takes most of a decode step the next decode and the final's translation wait
+//!    behind it;
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
 //!    in place of the first translation. Waits for a lull: no other model job running or
 //!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every 0.75-1 s), because
@@ -24,6 +28,7 @@
 //! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
 //! job (admission and release), never per media packet.
 
+use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -41,6 +46,29 @@ pub use dragoman_core::pipeline::Priority;
 
 const LEVELS: usize = 5;
 
+/// How much of the slots' time partial captions' translations may take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartialBudget {
+    /// The share of the slots' time, 0 to 1. Defaults to 0.25.
+    pub share: f64,
+    /// Over how long, looking back. Defaults to 10 s.
+    pub window: Duration,
+}
+
+impl Default for PartialBudget {
+    /// A quarter of the time over 10 s. In a one-speaker call on 2 AVX2 cores, where Gemma
+    /// 270M takes 0.6-0.9 s per translation, translating every partial that found a free
+    /// slot made the final caption p50 4.68 s, and none 3.15 s (`scripts/bench_call.sh
+    /// --minutes 3 --speakers 1 --no-refine`); where a translation takes 0.2 s, partials
+    /// stay well within it.
+    fn default() -> Self {
+        Self {
+            share: 0.25,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     running: usize,
@@ -50,6 +78,8 @@ struct State {
     skipped: u64,
     /// When the last job other than a refinement ended.
     live_work_ended: Option<Instant>,
+    /// When each recent partial job ended, and how long it ran.
+    partials: VecDeque<(Instant, Duration)>,
 }
 
 impl State {
@@ -67,12 +97,27 @@ impl State {
         }
         self.running < slots && !more_urgent_waits
     }
+
+    /// Whether partial jobs took less than their budget of `slots`' time lately.
+    fn partials_within(&mut self, budget: PartialBudget, slots: usize) -> bool {
+        let now = Instant::now();
+        while self
+            .partials
+            .front()
+            .is_some_and(|&(ended, _)| now.duration_since(ended) > budget.window)
+        {
+            self.partials.pop_front();
+        }
+        let used: Duration = self.partials.iter().map(|&(_, ran)| ran).sum();
+        used.as_secs_f64() < budget.share * budget.window.as_secs_f64() * slots as f64
+    }
 }
 
 /// The process's admission gate for model work; share it (`Arc`) among every pipeline.
 #[derive(Debug)]
 pub struct ComputeGate {
     slots: usize,
+    partial_budget: PartialBudget,
     state: Mutex<State>,
     released: Condvar,
 }
@@ -96,9 +141,17 @@ impl ComputeGate {
     pub fn new(slots: usize) -> Self {
         Self {
             slots: slots.max(1),
+            partial_budget: PartialBudget::default(),
             state: Mutex::new(State::default()),
             released: Condvar::new(),
         }
+    }
+
+    /// The same gate with another budget for partial captions' translations.
+    #[must_use]
+    pub fn with_partial_budget(mut self, budget: PartialBudget) -> Self {
+        self.partial_budget = budget;
+        self
     }
 
     /// How many model jobs may run at once.
@@ -106,7 +159,7 @@ impl ComputeGate {
         self.slots
     }
 
-    /// Partial jobs skipped so far because the gate was busy.
+    /// Partial jobs skipped so far because the gate was busy or their budget spent.
     pub fn skipped(&self) -> u64 {
         self.lock().skipped
     }
@@ -157,22 +210,24 @@ impl ComputeGate {
         }
         state.running += 1;
         drop(state);
-        let _slot = Slot(self, priority);
+        let _slot = Slot(self, priority, Instant::now());
         job()
     }
 
     /// Runs `job` only if it can start at once (a slot is free and nothing more urgent
-    /// waits); `None` when it was skipped.
+    /// waits; for a partial, within [`PartialBudget`]); `None` when it was skipped.
     pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
         let mut state = self.lock();
-        let free = state.admits(priority, self.slots, false);
+        let free = state.admits(priority, self.slots, false)
+            && (priority != Priority::Partial
+                || state.partials_within(self.partial_budget, self.slots));
         if !free {
             state.skipped += 1;
             return None;
         }
         state.running += 1;
         drop(state);
-        let _slot = Slot(self, priority);
+        let _slot = Slot(self, priority, Instant::now());
         Some(job())
     }
 }
@@ -187,13 +242,16 @@ impl Compute for ComputeGate {
     }
 }
 
-/// A running job's slot, given back when the job ends (or unwinds).
-struct Slot<'a>(&'a ComputeGate, Priority);
+/// A running job's slot, given back when the job ends (or unwinds), and when it started.
+struct Slot<'a>(&'a ComputeGate, Priority, Instant);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.running -= 1;
+        if self.1 == Priority::Partial {
+            state.partials.push_back((Instant::now(), self.2.elapsed()));
+        }
         if self.1 != Priority::Refine {
             state.live_work_ended = Some(Instant::now());
         }
@@ -307,6 +365,29 @@ mod tests {
         }
         let order: Vec<Priority> = order_rx.try_iter().collect();
         assert_eq!(order, vec![Priority::Stream, Priority::Final]);
+    }
+
+    #[test]
+    fn partials_take_no_more_than_their_budget() {
+        let budget = PartialBudget {
+            share: 0.25,
+            window: Duration::from_millis(400),
+        };
+        let gate = ComputeGate::new(1).with_partial_budget(budget);
+        // A partial of 150 ms uses more than a quarter of 400 ms: the next one is skipped,
+        // though the slot is free; a decode is not held back.
+        let long = || std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(gate.try_run(Priority::Partial, long), Some(()));
+        assert_eq!(gate.try_run(Priority::Partial, || 1), None);
+        assert_eq!(gate.skipped(), 1);
+        assert_eq!(gate.try_run(Priority::Stream, || 2), Some(2));
+        // Once it is out of the window, partials run again.
+        std::thread::sleep(Duration::from_millis(450));
+        assert_eq!(gate.try_run(Priority::Partial, || 3), Some(3));
+        // Short partials fit many times.
+        for _ in 0..5 {
+            assert_eq!(gate.try_run(Priority::Partial, || 4), Some(4));
+        }
     }
 
     #[test]

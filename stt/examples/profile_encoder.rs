@@ -28,7 +28,7 @@ fn main() {
             .map(|i| (i as f32 * 0.05).sin() * 0.1)
             .collect(),
     };
-    for precision in [Precision::F32, Precision::Q8] {
+    for precision in [Precision::F32, Precision::Q8, Precision::Q8Decoder] {
         println!("{precision:?} weights");
         let source = ModelSource::dir(&dir);
         let model =

@@ -12,9 +12,9 @@
 //!
 //! `stream_latency WHISPER_DIR VAD_DIR MINUTES GAP CLIP.wav ...` (each `CLIP.txt` holds its text);
 //! with `SHOW_EVENTS` set, every caption event is printed with the clock it came out at; with
-//! `RUNS=step`, only 8-bit weights run, at the default step (750 ms: one stream) and at 1000
-//! and 500 ms; with
-//! `RUNS=confirm`, only 8-bit weights, with the confirming decode after a sentence end hurried
+//! `RUNS=step`, only the room's precision on this CPU runs (`Precision::fastest_on_this_cpu`), at the default step (750 ms: one stream) and at each of
+//! `STEPS` ms (default `1000,500`); with
+//! `RUNS=confirm`, the same, with the confirming decode after a sentence end hurried
 //! to each of `CONFIRMS` ms (default `1000,400,800`; 1000 is no hurry; `300/600` waits 300 ms
 //! after the hurried decode and 600 ms after the sentence end Whisper timed).
 
@@ -142,6 +142,7 @@ fn main() {
     let models = [
         (Precision::F32, load(Precision::F32).unwrap()),
         (Precision::Q8, load(Precision::Q8).unwrap()),
+        (Precision::Q8Decoder, load(Precision::Q8Decoder).unwrap()),
     ];
     let vad = SileroVad::load_cpu(&ModelSource::dir(&args[1])).unwrap();
     let minutes: f64 = args[2].parse().unwrap();
@@ -197,12 +198,19 @@ fn main() {
         }
         options
     };
-    // RUNS=step compares only how often the stream decodes (8-bit, default window), and
+    // RUNS=step compares only how often the stream decodes (default window; the steps
+    // in STEPS, default 1000,500), and
     // RUNS=confirm how soon a sentence end is confirmed.
     let only = std::env::var("RUNS").unwrap_or_default();
-    let mut runs = vec![(Precision::Q8, with(None, None))];
+    // The default runs at the precision the room picks on this CPU.
+    let live = Precision::fastest_on_this_cpu();
+    let mut runs = vec![(live, with(None, None))];
     if only == "step" {
-        runs.extend([1000, 500].map(|step| (Precision::Q8, with(None, Some(step)))));
+        let steps = std::env::var("STEPS").unwrap_or_else(|_| "1000,500".into());
+        runs.extend(steps.split(',').map(|step| {
+            let step = step.trim().parse().expect("STEPS: ms,...");
+            (live, with(None, Some(step)))
+        }));
     } else if only == "confirm" {
         let confirms = std::env::var("CONFIRMS").unwrap_or_else(|_| "1000,400,800".into());
         runs.extend(confirms.split(',').map(|confirm| {
@@ -210,14 +218,20 @@ fn main() {
             let (step, after_end) = confirm.split_once('/').unwrap_or((confirm, "0"));
             options.confirm_step_ms = step.trim().parse().expect("CONFIRMS: ms[/ms],...");
             options.confirm_after_end_ms = after_end.trim().parse().expect("CONFIRMS: ms[/ms],...");
-            (Precision::Q8, options)
+            (live, options)
         }));
     } else {
+        runs.extend(
+            models
+                .iter()
+                .map(|(precision, _)| *precision)
+                .filter(|&precision| precision != live)
+                .map(|precision| (precision, with(None, None))),
+        );
         runs.extend([
-            (Precision::F32, with(None, None)),
-            (Precision::Q8, with(Some(EncoderWindow::Full), None)),
+            (live, with(Some(EncoderWindow::Full), None)),
             (
-                Precision::Q8,
+                live,
                 with(
                     Some(EncoderWindow::Fitted {
                         margin_ms: 1_000,

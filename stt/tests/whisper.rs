@@ -108,6 +108,15 @@ fn quantized_weights_transcribe_the_same() {
         Precision::from_model_id("whisper-base"),
         ("whisper-base", Precision::F32)
     );
+    for precision in [
+        Precision::F32,
+        Precision::Q8,
+        Precision::Q4,
+        Precision::Q8Decoder,
+    ] {
+        let id = precision.model_id("whisper-base");
+        assert_eq!(Precision::from_model_id(&id), ("whisper-base", precision));
+    }
     let q8 = WhisperModel::load_as(&common::model(id), &Device::Cpu, id, precision).unwrap();
     let audio = load_audio(common::jfk(), SampleRate::HZ_16000).unwrap();
     let transcript = q8

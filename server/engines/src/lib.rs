@@ -28,14 +28,16 @@ use dragoman_tts::engine::SpeechEngine;
 /// The speech-to-text model of live captions.
 pub const LIVE_WHISPER: &str = "whisper-base";
 
-/// Live captions on the CPU: Whisper (`whisper-base` with 8-bit weights, as accurate as f32 on
-/// the live-caption benchmark and 3-4x faster per decode) with Silero VAD.
+/// Live captions on the CPU: Whisper (`whisper-base` with the weights that decode fastest on
+/// this CPU, [`Precision::fastest_on_this_cpu`]: 8 bits are as accurate as f32 on the
+/// live-caption benchmark) with Silero VAD.
 pub fn live_stt(store: &ModelStore) -> Result<WhisperStt> {
+    let precision = Precision::fastest_on_this_cpu();
     let whisper = WhisperModel::load_as(
         &store.source(LIVE_WHISPER)?,
         &Device::Cpu,
-        "whisper-base-q8",
-        Precision::Q8,
+        &precision.model_id(LIVE_WHISPER),
+        precision,
     )?;
     let vad = SileroVad::load_cpu(&store.source("silero-vad")?)?;
     Ok(WhisperStt::new(whisper, vad, StreamOptions::default()))

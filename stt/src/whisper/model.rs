@@ -29,7 +29,8 @@ impl Proj {
     fn new(weight: Tensor, bias: Option<Tensor>, precision: Precision) -> Result<Self> {
         let dtype = match precision {
             Precision::F32 => return Ok(Self::Float(Linear::new(weight, bias))),
-            Precision::Q8 => GgmlDType::Q8_0,
+            // (a whole-model choice; `Whisper::load` gives each part its own)
+            Precision::Q8 | Precision::Q8Decoder => GgmlDType::Q8_0,
             Precision::Q4 => GgmlDType::Q4_0,
         };
         Ok(Self::Quantized {
@@ -87,11 +88,19 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: VarBuilder<'_>, d: usize, heads: usize, p: Precision) -> Result<Self> {
+    /// `kv` is the precision of the key and value projections, which in cross-attention read
+    /// the whole audio window (as the encoder's matrices do) rather than one token.
+    fn load(
+        vb: VarBuilder<'_>,
+        d: usize,
+        heads: usize,
+        p: Precision,
+        kv: Precision,
+    ) -> Result<Self> {
         Ok(Self {
             q: linear(vb.pp("q_proj"), d, d, true, p)?,
-            k: linear(vb.pp("k_proj"), d, d, false, p)?,
-            v: linear(vb.pp("v_proj"), d, d, true, p)?,
+            k: linear(vb.pp("k_proj"), d, d, false, kv)?,
+            v: linear(vb.pp("v_proj"), d, d, true, kv)?,
             out: linear(vb.pp("out_proj"), d, d, true, p)?,
             heads,
         })
@@ -192,7 +201,13 @@ impl Encoder {
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(EncoderBlock {
-                    attn: Attention::load(vb.pp("self_attn"), d, cfg.encoder_attention_heads, p)?,
+                    attn: Attention::load(
+                        vb.pp("self_attn"),
+                        d,
+                        cfg.encoder_attention_heads,
+                        p,
+                        p,
+                    )?,
                     attn_ln: layer_norm(vb.pp("self_attn_layer_norm"), d)?,
                     mlp: Mlp::load(vb.clone(), d, 4 * d, p)?,
                 })
@@ -263,7 +278,13 @@ impl DecoderCache {
 }
 
 impl Decoder {
-    fn load(vb: VarBuilder<'_>, cfg: &WhisperConfig, p: Precision) -> Result<Self> {
+    /// `audio` is the precision of the cross-attention keys and values (see [`Attention::load`]).
+    fn load(
+        vb: VarBuilder<'_>,
+        cfg: &WhisperConfig,
+        p: Precision,
+        audio: Precision,
+    ) -> Result<Self> {
         let d = cfg.d_model;
         let blocks = (0..cfg.decoder_layers)
             .map(|i| {
@@ -274,6 +295,7 @@ impl Decoder {
                         d,
                         cfg.decoder_attention_heads,
                         p,
+                        p,
                     )?,
                     self_ln: layer_norm(vb.pp("self_attn_layer_norm"), d)?,
                     cross_attn: Attention::load(
@@ -281,6 +303,7 @@ impl Decoder {
                         d,
                         cfg.decoder_attention_heads,
                         p,
+                        audio,
                     )?,
                     cross_ln: layer_norm(vb.pp("encoder_attn_layer_norm"), d)?,
                     mlp: Mlp::load(vb.clone(), d, 4 * d, p)?,
@@ -384,9 +407,10 @@ impl Whisper {
         cfg: &WhisperConfig,
         precision: Precision,
     ) -> Result<Self> {
+        let (encoder, decoder) = precision.encoder_and_decoder();
         Ok(Self {
-            encoder: Encoder::load(vb.pp("model.encoder"), cfg, precision)?,
-            decoder: Decoder::load(vb.pp("model.decoder"), cfg, precision)?,
+            encoder: Encoder::load(vb.pp("model.encoder"), cfg, encoder)?,
+            decoder: Decoder::load(vb.pp("model.decoder"), cfg, decoder, encoder)?,
         })
     }
 }
