@@ -108,7 +108,8 @@ pub struct Transcriber {
 #[uniffi::export]
 impl Transcriber {
     /// Loads `model` (a Whisper id of the catalog; `-q8` or `-q4` after it for 8- or 4-bit
-    /// weights, e.g. `whisper-base-q8`) and Silero VAD from `store`.
+    /// weights, e.g. `whisper-base-q8`, `-q8dec` for 8 bits in the decoder only) and Silero VAD
+    /// from `store`.
     #[uniffi::constructor(default(model = "whisper-base"))]
     pub fn new(store: Arc<ModelStore>, model: String) -> Result<Arc<Self>> {
         let (id, precision) = Precision::from_model_id(&model);
