@@ -6,6 +6,7 @@
 //! that falls further behind). Nothing is dropped. Dropping the worker stops the thread once
 //! its current work ends.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -48,6 +49,10 @@ pub(crate) struct Worker<E> {
     /// The rate of the first push; later pushes must keep it (0: none yet).
     rate: AtomicU32,
     finished: AtomicBool,
+    /// Set by the thread as its last act, before its end of the event queue closes: once
+    /// [`next`](Self::next) saw the queue closed, this is true (`JoinHandle::is_finished` may
+    /// still be false then).
+    ended: Arc<AtomicBool>,
     input: Option<Sender<Input>>,
     events: Receiver<Result<E>>,
     thread: Option<JoinHandle<()>>,
@@ -72,13 +77,20 @@ impl<E: Send + 'static> Worker<E> {
                 true
             }),
         };
+        let ended = Arc::new(AtomicBool::new(false));
+        let thread_ended = ended.clone();
         let thread = std::thread::Builder::new()
             .name(name.to_string())
-            .spawn(move || run(session, &inputs, &mut *deliver))
+            .spawn(move || {
+                run(session, &inputs, &mut *deliver);
+                // Before `deliver` (and with it the queue's sender) is dropped.
+                thread_ended.store(true, Ordering::Release);
+            })
             .map_err(|e| DragomanError::Internal(format!("starting the {name} thread: {e}")))?;
         Ok(Self {
             rate: AtomicU32::new(0),
             finished: AtomicBool::new(false),
+            ended,
             input: Some(input),
             events,
             thread: Some(thread),
@@ -136,7 +148,7 @@ impl<E: Send + 'static> Worker<E> {
     /// Whether the session finished and every event was read.
     pub(crate) fn done(&self) -> bool {
         self.finished.load(Ordering::Acquire)
-            && self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+            && self.ended.load(Ordering::Acquire)
             && self.events.is_empty()
     }
 
