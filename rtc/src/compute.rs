@@ -13,36 +13,60 @@
 //!    a slot is free, nothing more urgent waits ([`ComputeGate::try_run`]) and partials took
 //!    less than [`PartialBudget::share`] of the slots' time lately; otherwise it is skipped (a
 //!    newer revision of the caption, or its final, comes soon). The budget matters on slow
-//!    CPUs: a partial admitted into a free slot still holds it to its end, and where a
-//!    translation takes most of a decode step the next decode and the final's translation wait
-//!    behind it;
+//!    CPUs: where a translation takes most of a decode step, partials translated back to back
+//!    would leave the decodes a fraction of the CPU;
 //! 5. [`Priority::Refine`]: translating a final again with the stronger model, which shows it
 //!    in place of the first translation. Waits for a lull: no other model job running or
-//!    waiting, and none for [`LULL`] (while anyone speaks, decodes come every 0.75-1 s), because
-//!    a refinement holds the CPU for seconds and would slow the live work it overlaps.
+//!    waiting, and live work took less than [`LULL_SHARE`] of the last [`LULL`] (while anyone
+//!    speaks, decodes take more; an open microphone in silence far less), because a
+//!    refinement holds the CPU for seconds (5 s a sentence for Qwen2.5 1.5B on 2 AVX2 cores)
+//!    and would slow the live work it overlaps. (A lull once meant no job at all for 1.5 s:
+//!    voice detection on each packet of any open microphone is a job, so refinements never
+//!    ran while audio flowed.)
 //!
 //! A decode is never starved, though: one that has waited [`STREAM_PATIENCE`] (finals and
 //! speech of other speakers kept the slots busy) goes before everything else, because the
 //! audio queued behind it would otherwise grow until the queue drops some.
 //!
-//! Jobs are not preempted: a job admitted runs to its end. The lock is taken twice per model
-//! job (admission and release), never per media packet.
+//! A job admitted runs to its end, but pauses on the way when it must: at each of its
+//! [`pause_point`](dragoman_core::pipeline::pause_point)s (an LLM's tokens) a job gives its
+//! slot to a more urgent one that waits, and a refinement gives it up as soon as any other job
+//! waits or runs; each then waits to be admitted again as if it had just asked (a refinement:
+//! for the next lull) and goes on where it stopped. Without that, a refinement that began in a
+//! pause between two sentences held the CPU through the next sentence, its decodes waited, and
+//! the audio queued behind them overflowed: 151 packets shed in the browser test on 2 AVX2
+//! cores. The lock is taken twice per model job (admission and release) and once per pause
+//! point, never per media packet.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::rc::Rc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use dragoman_core::Result;
-use dragoman_core::pipeline::{Compute, Job};
+use dragoman_core::pipeline::{Compute, Job, with_pause_point};
 
-/// How long the gate must have been without other model work before a refinement starts.
+/// The window a lull is judged over: a refinement starts when no other model job runs or
+/// waits, and live work (every job but refinements) kept the slots busy less than
+/// [`LULL_SHARE`] of the last `LULL`.
 pub const LULL: Duration = Duration::from_millis(1500);
+
+/// The most of the slots' time live work may have taken over the last [`LULL`] for it to be a
+/// lull. While someone speaks, the decodes alone take more (one every 0.75-1 s, each 0.3 s
+/// and up on 2 cores, and translations of finals follow); an open microphone in silence takes
+/// far less (voice detection on each packet: 1-3 ms every 20-30 ms).
+pub const LULL_SHARE: f64 = 0.2;
 
 /// How long a speech-to-text decode waits behind more urgent jobs before it goes first: longer
 /// than a final's translation takes, far shorter than the audio queue holds.
 pub const STREAM_PATIENCE: Duration = Duration::from_secs(1);
 
 pub use dragoman_core::pipeline::Priority;
+
+/// How often a waiting refinement looks again whether a lull began (the window slides
+/// without a job ending to wake it).
+const LULL_RECHECK: Duration = Duration::from_millis(250);
 
 const LEVELS: usize = 5;
 
@@ -69,46 +93,105 @@ impl Default for PartialBudget {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     running: usize,
     waiting: [usize; LEVELS],
     /// Decodes that waited [`STREAM_PATIENCE`]: they go before every other job.
     overdue: usize,
     skipped: u64,
-    /// When the last job other than a refinement ended.
-    live_work_ended: Option<Instant>,
-    /// When each recent partial job ended, and how long it ran.
-    partials: VecDeque<(Instant, Duration)>,
+    pauses: u64,
+    /// The jobs that ended within the last `kept`, oldest first.
+    recent: VecDeque<Ended>,
+    /// How far back `recent` reaches: the longest window a rule looks back over.
+    kept: Duration,
+}
+
+/// A job that ended: when, and how long it ran (pauses not counted).
+#[derive(Debug, Clone, Copy)]
+struct Ended {
+    priority: Priority,
+    at: Instant,
+    ran: Duration,
 }
 
 impl State {
+    fn new(partial_budget: PartialBudget) -> Self {
+        Self {
+            running: 0,
+            waiting: [0; LEVELS],
+            overdue: 0,
+            skipped: 0,
+            pauses: 0,
+            recent: VecDeque::new(),
+            kept: partial_budget.window.max(LULL),
+        }
+    }
+
     /// Whether a job of `priority` may start now (`overdue`: it is a decode that waited
     /// [`STREAM_PATIENCE`]).
     fn admits(&self, priority: Priority, slots: usize, overdue: bool) -> bool {
         if overdue {
             return self.running < slots;
         }
-        let more_urgent_waits =
-            self.overdue > 0 || self.waiting[..priority as usize].iter().any(|&w| w > 0);
+        let more_urgent_waits = self.more_urgent_waits(priority);
         if priority == Priority::Refine {
-            let lull = self.live_work_ended.is_none_or(|t| t.elapsed() >= LULL);
-            return self.running == 0 && !more_urgent_waits && lull;
+            return self.running == 0 && !more_urgent_waits && self.lull(slots);
         }
         self.running < slots && !more_urgent_waits
     }
 
-    /// Whether partial jobs took less than their budget of `slots`' time lately.
-    fn partials_within(&mut self, budget: PartialBudget, slots: usize) -> bool {
-        let now = Instant::now();
+    /// Whether a job more urgent than `priority` waits (an overdue decode is more urgent than
+    /// any).
+    fn more_urgent_waits(&self, priority: Priority) -> bool {
+        self.overdue > 0 || self.waiting[..priority as usize].iter().any(|&w| w > 0)
+    }
+
+    /// Whether a running job of `priority` must give its slot to other work at a pause
+    /// point: a more urgent job waits, or (a refinement, which only runs alone) any other job
+    /// runs.
+    fn must_pause(&self, priority: Priority) -> bool {
+        self.more_urgent_waits(priority) || (priority == Priority::Refine && self.running > 1)
+    }
+
+    /// A job ended.
+    fn ended(&mut self, priority: Priority, ran: Duration) {
+        let at = Instant::now();
         while self
-            .partials
+            .recent
             .front()
-            .is_some_and(|&(ended, _)| now.duration_since(ended) > budget.window)
+            .is_some_and(|e| at.duration_since(e.at) > self.kept)
         {
-            self.partials.pop_front();
+            self.recent.pop_front();
         }
-        let used: Duration = self.partials.iter().map(|&(_, ran)| ran).sum();
+        self.recent.push_back(Ended { priority, at, ran });
+    }
+
+    /// How long jobs of the priorities `counted` ran within the last `window`.
+    fn busy(&self, window: Duration, counted: impl Fn(Priority) -> bool) -> Duration {
+        let now = Instant::now();
+        let since = now.checked_sub(window);
+        self.recent
+            .iter()
+            .filter(|e| counted(e.priority))
+            .map(|e| {
+                let began = e.at.checked_sub(e.ran).unwrap_or(e.at);
+                let from = since.map_or(began, |since| began.max(since));
+                e.at.saturating_duration_since(from)
+            })
+            .sum()
+    }
+
+    /// Whether live work (all but refinements) took less than [`LULL_SHARE`] of `slots`' time
+    /// over the last [`LULL`].
+    fn lull(&self, slots: usize) -> bool {
+        let live = self.busy(LULL, |p| p != Priority::Refine);
+        live.as_secs_f64() < LULL_SHARE * LULL.as_secs_f64() * slots as f64
+    }
+
+    /// Whether partial jobs took less than their budget of `slots`' time lately.
+    fn partials_within(&self, budget: PartialBudget, slots: usize) -> bool {
+        let used = self.busy(budget.window, |p| p == Priority::Partial);
         used.as_secs_f64() < budget.share * budget.window.as_secs_f64() * slots as f64
     }
 }
@@ -116,8 +199,15 @@ impl State {
 /// The process's admission gate for model work; share it (`Arc`) among every pipeline.
 #[derive(Debug)]
 pub struct ComputeGate {
-    slots: usize,
     partial_budget: PartialBudget,
+    /// Shared with the pause hooks of the jobs running (they outlive a borrow of the gate).
+    admission: Arc<Admission>,
+}
+
+/// The slots and who holds or waits for them.
+#[derive(Debug)]
+struct Admission {
+    slots: usize,
     state: Mutex<State>,
     released: Condvar,
 }
@@ -140,10 +230,12 @@ impl ComputeGate {
     /// A gate letting `slots` model jobs run at once (at least one).
     pub fn new(slots: usize) -> Self {
         Self {
-            slots: slots.max(1),
             partial_budget: PartialBudget::default(),
-            state: Mutex::new(State::default()),
-            released: Condvar::new(),
+            admission: Arc::new(Admission {
+                slots: slots.max(1),
+                state: Mutex::new(State::new(PartialBudget::default())),
+                released: Condvar::new(),
+            }),
         }
     }
 
@@ -151,12 +243,13 @@ impl ComputeGate {
     #[must_use]
     pub fn with_partial_budget(mut self, budget: PartialBudget) -> Self {
         self.partial_budget = budget;
+        self.lock().kept = budget.window.max(LULL);
         self
     }
 
     /// How many model jobs may run at once.
     pub fn slots(&self) -> usize {
-        self.slots
+        self.admission.slots
     }
 
     /// Partial jobs skipped so far because the gate was busy or their budget spent.
@@ -164,22 +257,83 @@ impl ComputeGate {
         self.lock().skipped
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    /// How many times running jobs paused for more urgent work so far.
+    pub fn pauses(&self) -> u64 {
+        self.lock().pauses
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.admission.lock()
     }
 
     /// Runs `job` once a slot is free and no more urgent job waits (a decode: or once it has
-    /// waited [`STREAM_PATIENCE`]).
+    /// waited [`STREAM_PATIENCE`]). At its pause points it gives the slot to more urgent work.
     pub fn run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> T {
         let asked = Instant::now();
-        let mut overdue = false;
+        let state = self.lock();
+        drop(self.admission.admit(state, priority));
+        log::debug!(
+            "{priority:?} job admitted after {:.3} s",
+            asked.elapsed().as_secs_f64()
+        );
+        self.run_admitted(priority, job)
+    }
+
+    /// Runs `job` only if it can start at once (a slot is free and nothing more urgent
+    /// waits; for a partial, within [`PartialBudget`]); `None` when it was skipped. Once
+    /// started, it pauses for more urgent work like any other job.
+    pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
         let mut state = self.lock();
+        let free = state.admits(priority, self.slots(), false)
+            && (priority != Priority::Partial
+                || state.partials_within(self.partial_budget, self.slots()));
+        if !free {
+            state.skipped += 1;
+            return None;
+        }
+        state.running += 1;
+        drop(state);
+        Some(self.run_admitted(priority, job))
+    }
+
+    /// Runs `job`, which holds a slot, with this gate's pause hook; gives the slot back after.
+    fn run_admitted<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> T {
+        let paused = Rc::new(Cell::new(Duration::ZERO));
+        let _slot = Slot {
+            admission: &self.admission,
+            priority,
+            started: Instant::now(),
+            paused: paused.clone(),
+        };
+        let admission = self.admission.clone();
+        let pause = Rc::new(move || {
+            let waited = admission.pause(priority);
+            paused.set(paused.get() + waited);
+        });
+        with_pause_point(pause, job)
+    }
+}
+
+impl Admission {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until a job of `priority` may start (a decode: or has waited [`STREAM_PATIENCE`])
+    /// and takes a slot for it.
+    fn admit<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        priority: Priority,
+    ) -> MutexGuard<'a, State> {
+        let asked = Instant::now();
+        let mut overdue = false;
         state.waiting[priority as usize] += 1;
         while !state.admits(priority, self.slots, overdue) {
             // A lull, or a decode's patience, ends without a release to wake it: look again
             // when it may have.
             let timeout = match priority {
-                Priority::Refine => Some(LULL),
+                Priority::Refine => Some(LULL_RECHECK),
                 Priority::Stream if !overdue => {
                     Some(STREAM_PATIENCE.saturating_sub(asked.elapsed()))
                 }
@@ -209,26 +363,22 @@ impl ComputeGate {
             state.waiting[priority as usize] -= 1;
         }
         state.running += 1;
-        drop(state);
-        let _slot = Slot(self, priority, Instant::now());
-        job()
+        state
     }
 
-    /// Runs `job` only if it can start at once (a slot is free and nothing more urgent
-    /// waits; for a partial, within [`PartialBudget`]); `None` when it was skipped.
-    pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
+    /// At a pause point of a running job of `priority`: when it must give way, gives its slot
+    /// back and waits to be admitted again. Returns how long it waited.
+    fn pause(&self, priority: Priority) -> Duration {
         let mut state = self.lock();
-        let free = state.admits(priority, self.slots, false)
-            && (priority != Priority::Partial
-                || state.partials_within(self.partial_budget, self.slots));
-        if !free {
-            state.skipped += 1;
-            return None;
+        if !state.must_pause(priority) {
+            return Duration::ZERO;
         }
-        state.running += 1;
-        drop(state);
-        let _slot = Slot(self, priority, Instant::now());
-        Some(job())
+        let paused = Instant::now();
+        state.running -= 1;
+        state.pauses += 1;
+        self.released.notify_all();
+        drop(self.admit(state, priority));
+        paused.elapsed()
     }
 }
 
@@ -242,21 +392,30 @@ impl Compute for ComputeGate {
     }
 }
 
-/// A running job's slot, given back when the job ends (or unwinds), and when it started.
-struct Slot<'a>(&'a ComputeGate, Priority, Instant);
+/// A running job's slot, given back when the job ends (or unwinds); when it started, and how
+/// long it spent paused.
+struct Slot<'a> {
+    admission: &'a Admission,
+    priority: Priority,
+    started: Instant,
+    paused: Rc<Cell<Duration>>,
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut state = self.0.lock();
+        let paused = self.paused.get();
+        let ran = self.started.elapsed().saturating_sub(paused);
+        log::debug!(
+            "{:?} job ran {:.3} s, paused {:.3} s",
+            self.priority,
+            ran.as_secs_f64(),
+            paused.as_secs_f64()
+        );
+        let mut state = self.admission.lock();
         state.running -= 1;
-        if self.1 == Priority::Partial {
-            state.partials.push_back((Instant::now(), self.2.elapsed()));
-        }
-        if self.1 != Priority::Refine {
-            state.live_work_ended = Some(Instant::now());
-        }
+        state.ended(self.priority, ran);
         drop(state);
-        self.0.released.notify_all();
+        self.admission.released.notify_all();
     }
 }
 
@@ -405,12 +564,131 @@ mod tests {
         // A slot is free, yet the refinement waits; a partial (more urgent) still runs.
         assert_eq!(gate.try_run(Priority::Partial, || 1), Some(1));
         assert!(done_rx.try_recv().is_err());
+        // The decode held its slot for 1 s: more than LULL_SHARE of the window.
+        std::thread::sleep(Duration::from_secs(1));
         let released = std::time::Instant::now();
         release_tx.send(()).unwrap();
         holder.join().unwrap();
         refine.join().unwrap();
         assert!(done_rx.try_recv().is_ok());
-        // ... and after the last job, for a lull.
-        assert!(released.elapsed() >= LULL);
+        // ... and after it, until its second falls below the share of the window.
+        assert!(released.elapsed() >= LULL.mul_f64(1.0 - 2.0 * LULL_SHARE));
+    }
+
+    #[test]
+    fn voice_detection_in_silence_leaves_a_lull() {
+        let gate = Arc::new(ComputeGate::new(1));
+        // A decode of 1 s: no lull after it for a while.
+        let (holder, release_tx) = hold(&gate);
+        let (done_tx, done_rx) = mpsc::channel();
+        let refine = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.run(Priority::Refine, || done_tx.send(()).unwrap()))
+        };
+        std::thread::sleep(Duration::from_secs(1));
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        assert!(done_rx.try_recv().is_err());
+        // Then jobs of 2 ms every 20 ms, as for each packet of an open microphone: the
+        // refinement runs among them, once the decode is far enough back.
+        let mut refined_among_them = false;
+        for _ in 0..200 {
+            gate.run(Priority::Stream, || {
+                std::thread::sleep(Duration::from_millis(2));
+            });
+            std::thread::sleep(Duration::from_millis(18));
+            if done_rx.try_recv().is_ok() {
+                refined_among_them = true;
+                break;
+            }
+        }
+        refine.join().unwrap();
+        assert!(refined_among_them);
+    }
+
+    #[test]
+    fn a_running_refinement_gives_way_at_its_pause_points_and_goes_on_after_a_lull() {
+        use dragoman_core::pipeline::pause_point;
+        const DECODE: Duration = Duration::from_millis(500);
+        let gate = Arc::new(ComputeGate::new(1));
+        let (order_tx, order_rx) = mpsc::channel();
+        let (running_tx, running_rx) = mpsc::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let refine = {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || {
+                gate.run(Priority::Refine, || {
+                    // Nothing else waits: it goes straight on.
+                    pause_point();
+                    order_tx.send("refinement starts").unwrap();
+                    running_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    pause_point();
+                    order_tx.send("refinement ends").unwrap();
+                })
+            })
+        };
+        running_rx.recv().unwrap();
+        assert_eq!(gate.pauses(), 0);
+        let decode = {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || {
+                gate.run(Priority::Stream, || {
+                    std::thread::sleep(DECODE);
+                    order_tx.send("decode").unwrap();
+                })
+            })
+        };
+        while gate.lock().waiting[Priority::Stream as usize] == 0 {
+            std::thread::yield_now();
+        }
+        let paused = std::time::Instant::now();
+        go_tx.send(()).unwrap();
+        decode.join().unwrap();
+        refine.join().unwrap();
+        let order: Vec<&str> = order_rx.try_iter().collect();
+        assert_eq!(order, ["refinement starts", "decode", "refinement ends"]);
+        assert_eq!(gate.pauses(), 1);
+        // It went on only after a lull.
+        assert!(paused.elapsed() >= DECODE + LULL.mul_f64(1.0 - LULL_SHARE));
+        assert_eq!(gate.lock().running, 0);
+    }
+
+    #[test]
+    fn a_partial_gives_way_to_a_waiting_decode() {
+        use dragoman_core::pipeline::pause_point;
+        let gate = Arc::new(ComputeGate::new(1));
+        let (order_tx, order_rx) = mpsc::channel();
+        let (running_tx, running_rx) = mpsc::channel::<()>();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let partial = {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || {
+                gate.try_run(Priority::Partial, || {
+                    running_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    pause_point();
+                    order_tx.send(Priority::Partial).unwrap();
+                })
+            })
+        };
+        running_rx.recv().unwrap();
+        let decode = {
+            let (gate, order_tx) = (gate.clone(), order_tx.clone());
+            std::thread::spawn(move || {
+                gate.run(Priority::Stream, || {
+                    order_tx.send(Priority::Stream).unwrap()
+                })
+            })
+        };
+        while gate.lock().waiting[Priority::Stream as usize] == 0 {
+            std::thread::yield_now();
+        }
+        go_tx.send(()).unwrap();
+        decode.join().unwrap();
+        assert_eq!(partial.join().unwrap(), Some(()));
+        let order: Vec<Priority> = order_rx.try_iter().collect();
+        assert_eq!(order, [Priority::Stream, Priority::Partial]);
+        assert_eq!(gate.pauses(), 1);
     }
 }

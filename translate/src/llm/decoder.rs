@@ -426,6 +426,15 @@ impl Decoder {
         tokens: &[u32],
         cache: &mut Cache,
     ) -> candle_core::Result<Vec<f32>> {
+        let last = self.extend(tokens, cache)?;
+        let logits = self.output.forward(&self.norm.forward(&last)?)?;
+        logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
+    }
+
+    /// Runs `tokens` after what `cache` holds and appends them to it, without the output
+    /// layer (for a prompt's leading chunks: Gemma 3's output layer is most of its weights);
+    /// returns the last token's hidden state.
+    pub(crate) fn extend(&self, tokens: &[u32], cache: &mut Cache) -> candle_core::Result<Tensor> {
         if tokens.is_empty() {
             candle_core::bail!("no tokens to run");
         }
@@ -455,9 +464,7 @@ impl Decoder {
             )?;
         }
         cache.len = start + n;
-        let last = xs.i((.., n - 1, ..))?;
-        let logits = self.output.forward(&self.norm.forward(&last)?)?;
-        logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
+        xs.i((.., n - 1, ..))
     }
 }
 

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
+use dragoman_core::pipeline::pause_point;
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{Context, MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
@@ -34,6 +35,12 @@ use decoder::{Cache, Decoder, Family};
 
 /// Longest source sentence, in tokens, put into one prompt.
 const MAX_SOURCE_TOKENS: usize = 256;
+
+/// How many prompt tokens run between two pause points. Qwen2.5 1.5B reads a prompt at about
+/// 40 ms a token on 2 AVX2 cores (and answers at 150 ms a token), so a refinement gives way to
+/// live work within 0.65 s. Smaller chunks cost more than they save: each run of the layers
+/// has a fixed cost (chunks of 8 made the prompt 7-15% slower than chunks of 32).
+const PROMPT_CHUNK: usize = 16;
 
 /// A language's label in completion prompts: its English name, with its own name for itself
 /// where we know it.
@@ -415,10 +422,23 @@ impl LlmTranslator {
                 cache.truncate(shared).map_err(model_error)?;
             }
         }
+        // The prompt runs in chunks with a pause point between them, as the answer does
+        // between tokens: a scheduler may give the CPU to more urgent work there.
+        let started = std::time::Instant::now();
+        let rest = &prompt[cache.len()..];
+        let last = rest.len().saturating_sub(1) / PROMPT_CHUNK * PROMPT_CHUNK;
+        for chunk in rest[..last].chunks(PROMPT_CHUNK) {
+            pause_point();
+            self.decoder
+                .extend(chunk, &mut cache)
+                .map_err(model_error)?;
+        }
+        pause_point();
         let mut logits = self
             .decoder
-            .forward(&prompt[cache.len()..], &mut cache)
+            .forward(&rest[last..], &mut cache)
             .map_err(model_error)?;
+        let prefilled_in = started.elapsed();
         let mut run = prompt.to_vec();
         let mut out: Vec<u32> = Vec::new();
         for _ in 0..max_new {
@@ -431,12 +451,22 @@ impl LlmTranslator {
             if trim_repetition(tail).len() < tail.len() {
                 break;
             }
+            pause_point();
             logits = self
                 .decoder
                 .forward(&[token], &mut cache)
                 .map_err(model_error)?;
             run.push(token);
         }
+        log::debug!(
+            "{}: prompt of {} tokens ({} new) in {:.3} s, {} answer tokens in {:.3} s",
+            self.id,
+            prompt.len(),
+            rest.len(),
+            prefilled_in.as_secs_f64(),
+            out.len(),
+            (started.elapsed() - prefilled_in).as_secs_f64()
+        );
         Ok((trim_repetition(&out), Prefilled { tokens: run, cache }))
     }
 
