@@ -29,14 +29,17 @@
 //! audio queued behind it would otherwise grow until the queue drops some.
 //!
 //! A job admitted runs to its end, but pauses on the way when it must: at each of its
-//! [`pause_point`](dragoman_core::pipeline::pause_point)s (an LLM's tokens) a job gives its
-//! slot to a more urgent one that waits, and a refinement gives it up as soon as any other job
-//! waits or runs; each then waits to be admitted again as if it had just asked (a refinement:
-//! for the next lull) and goes on where it stopped. Without that, a refinement that began in a
-//! pause between two sentences held the CPU through the next sentence, its decodes waited, and
-//! the audio queued behind them overflowed: 151 packets shed in the browser test on 2 AVX2
-//! cores. The lock is taken twice per model job (admission and release) and once per pause
-//! point, never per media packet.
+//! [`pause_point`](dragoman_core::pipeline::pause_point)s (an LLM's tokens and prompt chunks)
+//! a job gives its slot to a more urgent one that waits (an overdue decode is more urgent than
+//! any); a refinement gives it up as soon as any other job waits or runs. Each then waits to be
+//! admitted again as if it had just asked (a refinement: for the next lull) and goes on where
+//! it stopped. Without that, in the browser test on 2 AVX2 cores (three browsers beside the
+//! server) each final's translation took 3-7 s, the decodes waited behind them, and the audio
+//! queued behind the decodes overflowed: 151 packets shed. (Pausing finals' translations only
+//! for decodes that waited 3 s did not help a one-speaker call on 2 AVX2 cores: final caption
+//! p50 3.48 s against 2.82 s, translated 4.56 s against 3.77 s, in one run each, where runs
+//! of one build differ by about a second.) The lock is taken twice per model job (admission
+//! and release) and once per pause point, never per media packet.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -148,8 +151,8 @@ impl State {
     }
 
     /// Whether a running job of `priority` must give its slot to other work at a pause
-    /// point: a more urgent job waits, or (a refinement, which only runs alone) any other job
-    /// runs.
+    /// point: a more urgent job waits (an overdue decode is more urgent than any), or (a
+    /// refinement, which only runs alone) any other job runs.
     fn must_pause(&self, priority: Priority) -> bool {
         self.more_urgent_waits(priority) || (priority == Priority::Refine && self.running > 1)
     }
@@ -689,6 +692,41 @@ mod tests {
         assert_eq!(partial.join().unwrap(), Some(()));
         let order: Vec<Priority> = order_rx.try_iter().collect();
         assert_eq!(order, [Priority::Stream, Priority::Partial]);
+        assert_eq!(gate.pauses(), 1);
+    }
+
+    #[test]
+    fn a_final_pauses_for_an_overdue_decode() {
+        use dragoman_core::pipeline::pause_point;
+        let gate = Arc::new(ComputeGate::new(1));
+        let (running_tx, running_rx) = mpsc::channel();
+        let translation = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.run(Priority::Final, || {
+                    running_tx.send(()).unwrap();
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < STREAM_PATIENCE + Duration::from_secs(1) {
+                        pause_point();
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                })
+            })
+        };
+        running_rx.recv().unwrap();
+        let asked = std::time::Instant::now();
+        let decode = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.run(Priority::Stream, || asked.elapsed()))
+        };
+        let waited = decode.join().unwrap();
+        translation.join().unwrap();
+        // Overdue after its patience, it took the translation's slot at the next pause point.
+        assert!(waited >= STREAM_PATIENCE, "{waited:?}");
+        assert!(
+            waited < STREAM_PATIENCE + Duration::from_millis(500),
+            "{waited:?}"
+        );
         assert_eq!(gate.pauses(), 1);
     }
 }
