@@ -36,8 +36,9 @@ pub enum Priority {
     /// Translation of a partial caption: never waited for ([`Compute::try_run`]); skipped
     /// when the CPU is busy, since a newer revision or the final comes soon.
     Partial,
-    /// A final translated again by the stronger model: only when no other work runs or waits
-    /// (it holds the CPU for seconds and would slow the live work it overlapped).
+    /// A final translated again by the stronger model: only in a lull, and pausing at its
+    /// [`pause_point`]s as soon as other work waits (it takes seconds and would slow the live
+    /// work it overlapped).
     Refine,
 }
 
