@@ -184,13 +184,37 @@ fn transcribe_formats_and_errors() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{stderr}");
     }
-    // Without the model: the error says how to get it.
-    let empty = tempfile::tempdir().expect("tempdir");
-    let out = dragoman(empty.path(), &["transcribe", &tone]);
+}
+
+#[test]
+fn a_first_transcription_fetches_the_models_it_needs() {
+    // A cache holding Whisper but not the voice detector, as on a machine that pulled only
+    // the speech model (a fresh one lacks both; Whisper is the larger download).
+    let pulled = pulled_home();
+    let home = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(home.path().join("models")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        pulled.join("models/whisper-base"),
+        home.path().join("models/whisper-base"),
+    )
+    .expect("symlink");
+    let tone = fixture("flac_44k_stereo.flac");
+    let first = dragoman(home.path(), &["transcribe", &tone]);
+    let stderr = text(&first.stderr);
+    assert!(first.status.success(), "{stderr}");
     assert!(
-        text(&out.stderr).contains("dragoman models pull whisper-base"),
+        stderr.contains("silero-vad: not in") && stderr.contains("fetching it (once)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("whisper-base"), "{stderr}");
+    assert!(home.path().join("models/silero-vad/manifest.json").exists());
+    // The second run finds everything and says nothing about models.
+    let second = dragoman(home.path(), &["transcribe", &tone]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        !text(&second.stderr).contains("fetching"),
         "{}",
-        text(&out.stderr)
+        text(&second.stderr)
     );
 }
 

@@ -49,10 +49,12 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Logs to stderr at `RUST_LOG` (default: warnings, and the server's own info), for every
 /// command: the libraries warn through it (a WAV cut short, a pipeline that shed audio). The DTLS
 /// layer of `webrtc` warns about every browser's TLS 1.3 hello extensions (a dozen lines per
-/// connection, nothing wrong): by default only its errors are shown.
+/// connection, nothing wrong): by default only its errors are shown. Symphonia logs each
+/// failure it also returns (`probe reached EOF`), which the command then reports as its one
+/// error line naming the file: by default its logs are off.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,rtc_dtls=error,dragoman_server=info")
+        tracing_subscriber::EnvFilter::new("warn,rtc_dtls=error,symphonia=off,dragoman_server=info")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

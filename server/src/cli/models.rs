@@ -211,6 +211,27 @@ pub(super) fn default_ids() -> Vec<String> {
         .collect()
 }
 
+/// Pulls those of `ids` not yet in the cache, with progress bars on stderr, saying so first;
+/// says nothing when all are there. For the one-shot commands: a fresh machine's first
+/// `dragoman transcribe` fetches what it needs, as `serve` does, instead of stopping.
+pub(super) fn pull_missing(store: &ModelStore, ids: &[&str]) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for &id in ids {
+        let entry = store::entry(id)?;
+        if store.manifest(entry.id).is_none() {
+            eprintln!(
+                "{id}: not in {} yet; fetching it (once)",
+                store.root().display()
+            );
+            missing.push(entry.id.to_string());
+        }
+    }
+    if !missing.is_empty() {
+        pull_all(store, &missing, &PullOptions::default())?;
+    }
+    Ok(())
+}
+
 /// Pulls `ids` (each checked first), with progress bars on stderr; returns them.
 pub(super) fn pull_all<'a>(
     store: &ModelStore,

@@ -57,6 +57,12 @@ pub(crate) fn run(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     };
     let store = ModelStore::from_env()?;
     let (id, precision) = Precision::from_model_id(&args.model);
+    let needed: &[&str] = if args.no_vad {
+        &[id]
+    } else {
+        &[id, "silero-vad"]
+    };
+    super::models::pull_missing(&store, needed)?;
     let source = store.source(id)?;
     let model = WhisperModel::load_as(&source, &candle_core::Device::Cpu, id, precision)?;
     let audio = load_audio(&args.file, SampleRate::HZ_16000)?;

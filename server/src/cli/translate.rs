@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use dragoman_core::store::ModelStore;
+use dragoman_core::store::catalog::Task;
+use dragoman_core::store::{CATALOG, ModelStore};
 use dragoman_core::{Glossary, Lang};
 use dragoman_translate::engine::{Context, SentenceTranslator, TranslationEngine};
 use dragoman_translate::models;
@@ -56,8 +57,11 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
         }
         model => {
             let ids = match model {
-                Some(id) => vec![id],
-                None => models::choose_pulled(&store, from, to)?,
+                Some(id) => {
+                    super::models::pull_missing(&store, &[&id])?;
+                    vec![id]
+                }
+                None => chosen_or_fetched(&store, from, to)?,
             };
             ids.iter()
                 .map(|id| models::load(&store, id, args.beams, &device))
@@ -94,4 +98,24 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The best pulled models for `from` -> `to`; where none serves the pair (a fresh cache), the
+/// best of the default models that does, fetched first.
+fn chosen_or_fetched(store: &ModelStore, from: Lang, to: Lang) -> anyhow::Result<Vec<String>> {
+    let unserved = match models::choose_pulled(store, from, to) {
+        Ok(ids) => return Ok(ids),
+        Err(e) => e,
+    };
+    let defaults: Vec<&str> = CATALOG
+        .iter()
+        .filter(|e| e.default && e.task == Task::Translation)
+        .map(|e| e.id)
+        .collect();
+    let Some(ids) = models::choose(&defaults, from, to) else {
+        return Err(unserved.into());
+    };
+    let needed: Vec<&str> = ids.iter().map(String::as_str).collect();
+    super::models::pull_missing(store, &needed)?;
+    Ok(ids)
 }
