@@ -100,12 +100,15 @@ pub(crate) fn run(args: TranslateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The best pulled models for `from` -> `to`; where none serves the pair (a fresh cache), the
-/// best of the default models that does, fetched first.
+/// The best pulled models for `from` -> `to`. On a first run (no translation model pulled at
+/// all), the best of the default models for the pair, fetched first. Where the user pulled
+/// models and none serves the pair, the error names what would: a 1 GB download is not
+/// started behind the back of someone who chose their models.
 fn chosen_or_fetched(store: &ModelStore, from: Lang, to: Lang) -> anyhow::Result<Vec<String>> {
     let unserved = match models::choose_pulled(store, from, to) {
         Ok(ids) => return Ok(ids),
-        Err(e) => e,
+        Err(e) if models::pulled(store).is_empty() => e,
+        Err(e) => return Err(e.into()),
     };
     let defaults: Vec<&str> = CATALOG
         .iter()
