@@ -71,6 +71,12 @@ pub fn pause_point() {
     }
 }
 
+/// Whether a scheduler's hook is set on this thread: a job that would split its work only to
+/// offer pause points (at some cost) need not split it when nothing can pause it.
+pub fn can_pause() -> bool {
+    PAUSE.with(|p| p.borrow().is_some())
+}
+
 /// Runs `job` on this thread with `pause` as what [`pause_point`] calls; the thread's previous
 /// hook is back when `job` returns or unwinds.
 pub fn with_pause_point<T>(pause: Rc<dyn Fn()>, job: impl FnOnce() -> T) -> T {
@@ -110,7 +116,9 @@ mod tests {
         let calls = Rc::new(Cell::new(0));
         pause_point();
         let outer = calls.clone();
+        assert!(!can_pause());
         with_pause_point(Rc::new(move || outer.set(outer.get() + 1)), || {
+            assert!(can_pause());
             pause_point();
             let inner = calls.clone();
             with_pause_point(Rc::new(move || inner.set(inner.get() + 10)), pause_point);

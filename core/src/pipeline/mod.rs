@@ -34,7 +34,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 pub use captioner::Captioner;
-pub use compute::{Compute, Immediate, Job, Priority, pause_point, with_pause_point};
+pub use compute::{Compute, Immediate, Job, Priority, can_pause, pause_point, with_pause_point};
 pub use speaker::Speaker;
 pub use translation::{CaptionTranslator, RefineJob, Refiner};
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
-use dragoman_core::pipeline::pause_point;
+use dragoman_core::pipeline::{can_pause, pause_point};
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{Context, MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
@@ -426,8 +426,16 @@ impl LlmTranslator {
         // between tokens: a scheduler may give the CPU to more urgent work there.
         let started = std::time::Instant::now();
         let rest = &prompt[cache.len()..];
-        let last = rest.len().saturating_sub(1) / PROMPT_CHUNK * PROMPT_CHUNK;
-        for chunk in rest[..last].chunks(PROMPT_CHUNK) {
+        // In one run where nothing can pause it: chunks cost time, and another grouping of
+        // the prompt's tokens rounds differently (a prompt cache's answers would then differ
+        // from a fresh model's at near ties).
+        let chunk = if can_pause() {
+            PROMPT_CHUNK
+        } else {
+            rest.len().max(1)
+        };
+        let last = rest.len().saturating_sub(1) / chunk * chunk;
+        for chunk in rest[..last].chunks(chunk) {
             pause_point();
             self.decoder
                 .extend(chunk, &mut cache)
