@@ -104,10 +104,9 @@ struct State {
     overdue: usize,
     skipped: u64,
     pauses: u64,
-    /// The jobs that ended within the last `kept`, oldest first.
+    /// The jobs that ended within the longest window a rule looks back over, oldest first.
     recent: VecDeque<Ended>,
-    /// How far back `recent` reaches: the longest window a rule looks back over.
-    kept: Duration,
+    partial_budget: PartialBudget,
 }
 
 /// A job that ended: when, and how long it ran (pauses not counted).
@@ -127,7 +126,7 @@ impl State {
             skipped: 0,
             pauses: 0,
             recent: VecDeque::new(),
-            kept: partial_budget.window.max(LULL),
+            partial_budget,
         }
     }
 
@@ -163,7 +162,7 @@ impl State {
         while self
             .recent
             .front()
-            .is_some_and(|e| at.duration_since(e.at) > self.kept)
+            .is_some_and(|e| at.duration_since(e.at) > self.partial_budget.window.max(LULL))
         {
             self.recent.pop_front();
         }
@@ -193,7 +192,8 @@ impl State {
     }
 
     /// Whether partial jobs took less than their budget of `slots`' time lately.
-    fn partials_within(&self, budget: PartialBudget, slots: usize) -> bool {
+    fn partials_within(&self, slots: usize) -> bool {
+        let budget = self.partial_budget;
         let used = self.busy(budget.window, |p| p == Priority::Partial);
         used.as_secs_f64() < budget.share * budget.window.as_secs_f64() * slots as f64
     }
@@ -202,7 +202,6 @@ impl State {
 /// The process's admission gate for model work; share it (`Arc`) among every pipeline.
 #[derive(Debug)]
 pub struct ComputeGate {
-    partial_budget: PartialBudget,
     /// Shared with the pause hooks of the jobs running (they outlive a borrow of the gate).
     admission: Arc<Admission>,
 }
@@ -233,7 +232,6 @@ impl ComputeGate {
     /// A gate letting `slots` model jobs run at once (at least one).
     pub fn new(slots: usize) -> Self {
         Self {
-            partial_budget: PartialBudget::default(),
             admission: Arc::new(Admission {
                 slots: slots.max(1),
                 state: Mutex::new(State::new(PartialBudget::default())),
@@ -244,9 +242,8 @@ impl ComputeGate {
 
     /// The same gate with another budget for partial captions' translations.
     #[must_use]
-    pub fn with_partial_budget(mut self, budget: PartialBudget) -> Self {
-        self.partial_budget = budget;
-        self.lock().kept = budget.window.max(LULL);
+    pub fn with_partial_budget(self, budget: PartialBudget) -> Self {
+        self.lock().partial_budget = budget;
         self
     }
 
@@ -288,8 +285,7 @@ impl ComputeGate {
     pub fn try_run<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> Option<T> {
         let mut state = self.lock();
         let free = state.admits(priority, self.slots(), false)
-            && (priority != Priority::Partial
-                || state.partials_within(self.partial_budget, self.slots()));
+            && (priority != Priority::Partial || state.partials_within(self.slots()));
         if !free {
             state.skipped += 1;
             return None;

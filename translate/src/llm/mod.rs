@@ -422,20 +422,19 @@ impl LlmTranslator {
                 cache.truncate(shared).map_err(model_error)?;
             }
         }
-        // The prompt runs in chunks with a pause point between them, as the answer does
-        // between tokens: a scheduler may give the CPU to more urgent work there.
+        // Under a scheduler the prompt runs in chunks with a pause point between them, as the
+        // answer does between tokens. Where nothing can pause it, in one run: chunks cost time,
+        // and another grouping of the prompt's tokens rounds differently (a prompt cache's
+        // answers would then differ from a fresh model's at near ties).
         let started = std::time::Instant::now();
         let rest = &prompt[cache.len()..];
-        // In one run where nothing can pause it: chunks cost time, and another grouping of
-        // the prompt's tokens rounds differently (a prompt cache's answers would then differ
-        // from a fresh model's at near ties).
-        let chunk = if can_pause() {
+        let chunk_len = if can_pause() {
             PROMPT_CHUNK
         } else {
             rest.len().max(1)
         };
-        let last = rest.len().saturating_sub(1) / chunk * chunk;
-        for chunk in rest[..last].chunks(chunk) {
+        let last = rest.len().saturating_sub(1) / chunk_len * chunk_len;
+        for chunk in rest[..last].chunks(chunk_len) {
             pause_point();
             self.decoder
                 .extend(chunk, &mut cache)
