@@ -20,10 +20,11 @@
 //!   Here [`Decoder`] is immutable and shared; a [`Cache`] belongs to one sequence, clones
 //!   cheaply (tensors are reference-counted) and can be cut back to a shorter prefix.
 
+use std::borrow::Cow;
 use std::io::{Read, Seek};
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor, gguf_file};
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 use candle_transformers::utils::repeat_kv;
@@ -225,7 +226,33 @@ pub(crate) struct Decoder {
     activation: Activation,
     norm: RmsNorm,
     output: QMatMul,
+    /// The output layer's weights (one row per token), for [`Decoder::shortlist`].
+    output_rows: Arc<QTensor>,
     device: Device,
+}
+
+/// The output layer cut to some of the vocabulary's tokens: logits for those alone. The output
+/// layer is most of a small model's work per answer token (Gemma 3 270M: 168M of its 268M
+/// weights, a row for each of 262,144 tokens), and an answer in German or Vietnamese has no
+/// use for the vocabulary's Chinese, Cyrillic or Arabic rows. Each logit is the same product
+/// of the same row as in the whole layer, so the best token among the kept ones is the best
+/// token overall whenever that one was kept.
+#[derive(Debug)]
+pub(crate) struct Shortlist {
+    rows: QMatMul,
+    ids: Vec<u32>,
+}
+
+impl Shortlist {
+    /// The token at `index` of the shortlist's logits.
+    pub(crate) fn token(&self, index: usize) -> u32 {
+        self.ids[index]
+    }
+
+    /// How many tokens it keeps.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
 }
 
 /// Reads GGUF tensors, re-quantizing [`SLOW_TYPES`] to Q8_0.
@@ -354,11 +381,12 @@ impl Decoder {
             device,
         };
         let embedding = Arc::new(tensors.get("token_embd.weight")?);
-        let output = if tensors.has("output.weight") {
-            tensors.matrix("output")?
+        let output_rows = if tensors.has("output.weight") {
+            Arc::new(tensors.get("output.weight")?)
         } else {
-            QMatMul::from_arc(embedding.clone())?
+            embedding.clone()
         };
+        let output = QMatMul::from_arc(output_rows.clone())?;
         let norm = tensors.norm("output_norm", eps)?;
         let gemma = family == Family::Gemma3;
         let mut layers = Vec::with_capacity(n_layer);
@@ -407,8 +435,29 @@ impl Decoder {
             },
             norm,
             output,
+            output_rows,
             device: device.clone(),
         })
+    }
+
+    /// The output layer's rows for the tokens `ids` (each below the vocabulary size).
+    pub(crate) fn shortlist(&self, ids: Vec<u32>) -> candle_core::Result<Shortlist> {
+        let weights = &self.output_rows;
+        let (vocab, width) = weights.shape().dims2()?;
+        let dtype = weights.dtype();
+        let row_bytes = width / dtype.block_size() * dtype.type_size();
+        let data = weights.data()?;
+        let mut rows = Vec::with_capacity(ids.len() * row_bytes);
+        for &id in &ids {
+            let start = id as usize * row_bytes;
+            match data.get(start..start + row_bytes) {
+                Some(row) if (id as usize) < vocab => rows.extend_from_slice(row),
+                _ => candle_core::bail!("token {id} is outside the vocabulary of {vocab}"),
+            }
+        }
+        let storage = QStorage::from_data(Cow::Owned(rows), &self.device, dtype)?;
+        let rows = QMatMul::from_qtensor(QTensor::new(storage, (ids.len(), width))?)?;
+        Ok(Shortlist { rows, ids })
     }
 
     /// An empty cache for a new sequence.
@@ -420,14 +469,19 @@ impl Decoder {
     }
 
     /// Runs `tokens` after what `cache` holds, appends them to it, and returns the next-token
-    /// logits after the last of them.
+    /// logits after the last of them: of every token, or of the `shortlist`'s tokens in its
+    /// order.
     pub(crate) fn forward(
         &self,
         tokens: &[u32],
         cache: &mut Cache,
+        shortlist: Option<&Shortlist>,
     ) -> candle_core::Result<Vec<f32>> {
-        let last = self.extend(tokens, cache)?;
-        let logits = self.output.forward(&self.norm.forward(&last)?)?;
+        let last = self.norm.forward(&self.extend(tokens, cache)?)?;
+        let logits = match shortlist {
+            Some(s) => s.rows.forward(&last)?,
+            None => self.output.forward(&last)?,
+        };
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
@@ -665,16 +719,16 @@ mod tests {
         )
         .unwrap();
         let tokens = [1u32, 5, 9, 33, 60, 7, 95, 2];
-        let whole = ours.forward(&tokens, &mut ours.new_cache()).unwrap();
+        let whole = ours.forward(&tokens, &mut ours.new_cache(), None).unwrap();
         let want = theirs(&bytes, &tokens);
         assert!(
             max_diff(&whole, &want) < 1e-4,
             "{architecture}: whole prompt"
         );
         let mut cache = ours.new_cache();
-        ours.forward(&tokens[..3], &mut cache).unwrap();
+        ours.forward(&tokens[..3], &mut cache, None).unwrap();
         for (i, &t) in tokens.iter().enumerate().skip(3) {
-            let step = ours.forward(&[t], &mut cache).unwrap();
+            let step = ours.forward(&[t], &mut cache, None).unwrap();
             let want = theirs(&bytes, &tokens[..=i]);
             assert!(max_diff(&step, &want) < 1e-4, "{architecture}: step {i}");
         }
@@ -718,6 +772,39 @@ mod tests {
             let all: Vec<f32> = logits.to_vec1().unwrap();
             all[all.len() - 96..].to_vec()
         });
+    }
+
+    /// A shortlist's logits are the whole layer's logits of its tokens, in its order, with the
+    /// output layer quantized as in real files (Q8_0); a token outside the vocabulary is an
+    /// error.
+    #[test]
+    fn a_shortlist_gives_the_logits_of_its_tokens() {
+        let bytes = random_gguf("qwen2");
+        let content = gguf_file::Content::read(&mut Cursor::new(&bytes)).unwrap();
+        let mut decoder = Decoder::load(
+            Family::Qwen2,
+            "qwen2",
+            &content,
+            &mut Cursor::new(&bytes),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let rows = decoder.output_rows.dequantize(&Device::Cpu).unwrap();
+        decoder.output_rows = Arc::new(QTensor::quantize(&rows, GgmlDType::Q8_0).unwrap());
+        decoder.output = QMatMul::from_arc(decoder.output_rows.clone()).unwrap();
+        let tokens = [1u32, 5, 9, 33];
+        let all = decoder
+            .forward(&tokens, &mut decoder.new_cache(), None)
+            .unwrap();
+        let ids = vec![7u32, 2, 95, 40];
+        let shortlist = decoder.shortlist(ids.clone()).unwrap();
+        let some = decoder
+            .forward(&tokens, &mut decoder.new_cache(), Some(&shortlist))
+            .unwrap();
+        let want: Vec<f32> = ids.iter().map(|&id| all[id as usize]).collect();
+        assert!(max_diff(&some, &want) < 1e-6, "{some:?} against {want:?}");
+        assert_eq!(shortlist.token(2), 95);
+        assert!(decoder.shortlist(vec![3, 96]).is_err());
     }
 
     /// Which keys each query sees under `mask`, one row per query.

@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
@@ -29,9 +29,10 @@ use crate::{Error, Result};
 
 pub mod answer;
 mod decoder;
+mod script;
 
 use answer::{Flaw, check, plain};
-use decoder::{Cache, Decoder, Family};
+use decoder::{Cache, Decoder, Family, Shortlist};
 
 /// Longest source sentence, in tokens, put into one prompt.
 const MAX_SOURCE_TOKENS: usize = 256;
@@ -192,6 +193,9 @@ pub struct LlmTranslator {
     stops: Vec<u32>,
     prompt: Prompt,
     prompts: Arc<PromptCache>,
+    /// The output layer cut to the tokens of Latin-script text, made at the first answer in
+    /// such a language; `None` when it could not be made (answers then use every token).
+    latin: Arc<OnceLock<Option<Shortlist>>>,
 }
 
 impl LlmTranslator {
@@ -259,6 +263,7 @@ impl LlmTranslator {
             stops,
             prompt,
             prompts: Arc::default(),
+            latin: Arc::default(),
         })
     }
 
@@ -275,8 +280,38 @@ impl LlmTranslator {
     /// The model's next-token logits after `tokens`, in a fresh context (no BOS is added).
     pub fn logits(&self, tokens: &[u32]) -> Result<Vec<f32>> {
         self.decoder
-            .forward(tokens, &mut self.decoder.new_cache())
+            .forward(tokens, &mut self.decoder.new_cache(), None)
             .map_err(model_error)
+    }
+
+    /// The tokens an answer in `to` is chosen from: the [`Shortlist`] of its script, where
+    /// there is one.
+    fn shortlist(&self, to: Lang) -> Option<&Shortlist> {
+        if !script::is_latin(to) {
+            return None;
+        }
+        self.latin
+            .get_or_init(|| {
+                let started = std::time::Instant::now();
+                let ids = script::latin_tokens(&self.tokenizer);
+                match self.decoder.shortlist(ids) {
+                    Ok(shortlist) => {
+                        log::debug!(
+                            "{}: {} of {} tokens kept for Latin-script answers, in {:.2} s",
+                            self.id,
+                            shortlist.len(),
+                            self.tokenizer.get_vocab_size(true),
+                            started.elapsed().as_secs_f64()
+                        );
+                        Some(shortlist)
+                    }
+                    Err(e) => {
+                        log::warn!("{}: answers use the whole vocabulary: {e}", self.id);
+                        None
+                    }
+                }
+            })
+            .as_ref()
     }
 
     /// The prompt asking for `text` in `to` after the turns of `context` (earlier sentences
@@ -399,17 +434,19 @@ impl LlmTranslator {
     /// Greedy continuation of `prompt`, stopped at a stop token, a repetition loop or
     /// `max_new` tokens.
     pub fn complete(&self, prompt: &[u32], max_new: usize) -> Result<Vec<u32>> {
-        self.complete_from(prompt, max_new, None)
+        self.complete_from(prompt, max_new, None, None)
             .map(|(out, _)| out)
     }
 
     /// [`Self::complete`] starting from the first `shared` tokens of `prefilled` (a prefix of
-    /// `prompt`); also returns everything run (the prompt and the answer) for the next call.
+    /// `prompt`), choosing among the `shortlist`'s tokens where one is given; also returns
+    /// everything run (the prompt and the answer) for the next call.
     fn complete_from(
         &self,
         prompt: &[u32],
         max_new: usize,
         prefilled: Option<(&Prefilled, usize)>,
+        shortlist: Option<&Shortlist>,
     ) -> Result<(Vec<u32>, Prefilled)> {
         let mut cache = self.decoder.new_cache();
         if let Some((p, shared)) = prefilled {
@@ -443,13 +480,14 @@ impl LlmTranslator {
         pause_point();
         let mut logits = self
             .decoder
-            .forward(&rest[last..], &mut cache)
+            .forward(&rest[last..], &mut cache, shortlist)
             .map_err(model_error)?;
         let prefilled_in = started.elapsed();
         let mut run = prompt.to_vec();
         let mut out: Vec<u32> = Vec::new();
         for _ in 0..max_new {
-            let token = argmax(&logits);
+            let best = argmax(&logits);
+            let token = shortlist.map_or(best, |s| s.token(best as usize));
             if self.stops.contains(&token) || self.ends_line(token) {
                 break;
             }
@@ -461,7 +499,7 @@ impl LlmTranslator {
             pause_point();
             logits = self
                 .decoder
-                .forward(&[token], &mut cache)
+                .forward(&[token], &mut cache, shortlist)
                 .map_err(model_error)?;
             run.push(token);
         }
@@ -478,7 +516,9 @@ impl LlmTranslator {
     }
 
     /// The model's answer to the prompt for `sentence` after `context`, as one plain line.
-    /// The first asking starts from the [`PromptCache`] and leaves what it ran there.
+    /// It starts from the [`PromptCache`] and leaves what it ran there: asked again
+    /// (`insist`), the prompt shares its longer instructions with the last one asked again
+    /// in that language.
     fn answer(
         &self,
         sentence: &str,
@@ -489,15 +529,10 @@ impl LlmTranslator {
     ) -> Result<String> {
         let ids = self.prompt_ids_for(sentence, from, to, context, insist)?;
         let max_new = 3 * self.tokenize(sentence)?.len() + 16;
-        let out = if insist {
-            self.complete(&ids, max_new)?
-        } else {
-            let best = self.prompts.best(&ids);
-            let from_best = best.as_ref().map(|(p, n)| (p.as_ref(), *n));
-            let (out, run) = self.complete_from(&ids, max_new, from_best)?;
-            self.prompts.put(run);
-            out
-        };
+        let best = self.prompts.best(&ids);
+        let from_best = best.as_ref().map(|(p, n)| (p.as_ref(), *n));
+        let (out, run) = self.complete_from(&ids, max_new, from_best, self.shortlist(to))?;
+        self.prompts.put(run);
         let text = self
             .tokenizer
             .decode(&out, true)
