@@ -4,9 +4,10 @@
 //! asks the gate before it runs a model, so at most [`ComputeGate::slots`] model jobs run at
 //! once, however many people speak, and when more wait, the most urgent goes first:
 //!
-//! 1. [`Priority::Final`]: translating a final caption (someone waits for it now, and it is
+//! 1. [`Priority::Speech`]: synthesising a translated sentence (short, and it follows a
+//!    translation someone waited for; behind other finals' translations it starved);
+//! 2. [`Priority::Final`]: translating a final caption (someone waits for it now, and it is
 //!    short);
-//! 2. [`Priority::Speech`]: synthesising a translated sentence;
 //! 3. [`Priority::Stream`]: speech-to-text decodes (the source of every caption; each takes
 //!    all the audio that arrived since the last one, so a late decode costs latency, not work);
 //! 4. [`Priority::Partial`]: translating a partial caption. Never waited for: it runs only when
@@ -48,7 +49,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use dragoman_core::Result;
-use dragoman_core::pipeline::{Compute, Job, with_pause_point};
+use dragoman_core::pipeline::{Compute, Job, Scheduled, with_scheduler};
 
 /// The window a lull is judged over: a refinement starts when no other model job runs or
 /// waits, and live work (every job but refinements) kept the slots busy less than
@@ -147,6 +148,13 @@ impl State {
     /// any).
     fn more_urgent_waits(&self, priority: Priority) -> bool {
         self.overdue > 0 || self.waiting[..priority as usize].iter().any(|&w| w > 0)
+    }
+
+    /// Whether work of its own kind queues behind a job of `priority` (another job of that
+    /// priority waits), or a decode is overdue. (More urgent work that waits takes the slot
+    /// at the job's next pause point: that is no backlog.)
+    fn backlog(&self, priority: Priority) -> bool {
+        self.overdue > 0 || self.waiting[priority as usize] > 0
     }
 
     /// Whether a running job of `priority` must give its slot to other work at a pause
@@ -295,7 +303,8 @@ impl ComputeGate {
         Some(self.run_admitted(priority, job))
     }
 
-    /// Runs `job`, which holds a slot, with this gate's pause hook; gives the slot back after.
+    /// Runs `job`, which holds a slot, under this gate ([`GateJob`]); gives the slot back
+    /// after.
     fn run_admitted<T>(&self, priority: Priority, job: impl FnOnce() -> T) -> T {
         let paused = Rc::new(Cell::new(Duration::ZERO));
         let _slot = Slot {
@@ -304,12 +313,32 @@ impl ComputeGate {
             started: Instant::now(),
             paused: paused.clone(),
         };
-        let admission = self.admission.clone();
-        let pause = Rc::new(move || {
-            let waited = admission.pause(priority);
-            paused.set(paused.get() + waited);
-        });
-        with_pause_point(pause, job)
+        let scheduled = GateJob {
+            admission: self.admission.clone(),
+            priority,
+            paused,
+        };
+        with_scheduler(Rc::new(scheduled), job)
+    }
+}
+
+/// What the gate lends a job it runs: pauses at its pause points (their time added up in
+/// `paused`), and contention: work of the job's own kind waits behind it, or a decode is
+/// overdue.
+struct GateJob {
+    admission: Arc<Admission>,
+    priority: Priority,
+    paused: Rc<Cell<Duration>>,
+}
+
+impl Scheduled for GateJob {
+    fn pause(&self) {
+        let waited = self.admission.pause(self.priority);
+        self.paused.set(self.paused.get() + waited);
+    }
+
+    fn contended(&self) -> bool {
+        self.admission.lock().backlog(self.priority)
     }
 }
 
@@ -689,6 +718,59 @@ mod tests {
         let order: Vec<Priority> = order_rx.try_iter().collect();
         assert_eq!(order, [Priority::Stream, Priority::Partial]);
         assert_eq!(gate.pauses(), 1);
+    }
+
+    #[test]
+    fn a_job_is_contended_when_work_of_its_kind_waits() {
+        use dragoman_core::pipeline::is_contended;
+        let gate = Arc::new(ComputeGate::new(1));
+        let (running_tx, running_rx) = mpsc::channel();
+        let (ask_tx, ask_rx) = mpsc::channel::<()>();
+        let (answer_tx, answer_rx) = mpsc::channel();
+        let translation = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                gate.run(Priority::Final, || {
+                    running_tx.send(()).unwrap();
+                    while ask_rx.recv().is_ok() {
+                        answer_tx.send(is_contended()).unwrap();
+                    }
+                })
+            })
+        };
+        running_rx.recv().unwrap();
+        let ask = || {
+            ask_tx.send(()).unwrap();
+            answer_rx.recv().unwrap()
+        };
+        assert!(!ask(), "nothing waits");
+        let waiting = |priority: Priority| {
+            let job = {
+                let gate = gate.clone();
+                std::thread::spawn(move || gate.run(priority, || {}))
+            };
+            while gate.lock().waiting[priority as usize] == 0 {
+                std::thread::yield_now();
+            }
+            job
+        };
+        let decode = waiting(Priority::Stream);
+        assert!(
+            !ask(),
+            "a decode on time is less urgent than a final's translation"
+        );
+        let speech = waiting(Priority::Speech);
+        assert!(
+            !ask(),
+            "speech takes the slot at the next pause point: no backlog"
+        );
+        let other = waiting(Priority::Final);
+        assert!(ask(), "another final waits");
+        drop(ask_tx);
+        translation.join().unwrap();
+        other.join().unwrap();
+        speech.join().unwrap();
+        decode.join().unwrap();
     }
 
     #[test]

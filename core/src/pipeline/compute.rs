@@ -24,11 +24,15 @@ use crate::error::Result;
 /// How urgent a model job is. Earlier variants go first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Priority {
+    /// Text-to-speech of a translated sentence: it follows a translation someone waited for,
+    /// and it is short (espeak-ng takes milliseconds, Piper a tenth of the sentence's length
+    /// or less). Behind finals' translations it starved: with two people speaking at once on
+    /// 2 cores, another final's translation nearly always waited, and speech came minutes
+    /// after its caption.
+    Speech,
     /// Translation of a final caption (or of the text a partial expects to be final): someone
     /// waits for it now, and it is short.
     Final,
-    /// Text-to-speech of a translated sentence.
-    Speech,
     /// A speech-to-text decode: the source of every caption. Each takes all the audio that
     /// arrived since the last one, so a late decode costs latency, not work; but one late for
     /// long costs audio (what queues behind it overflows), so a scheduler must not starve it.
@@ -55,39 +59,61 @@ pub trait Compute: Send + Sync {
     fn try_run(&self, priority: Priority, job: Job<'_>) -> Option<Result<()>>;
 }
 
+/// What a scheduler lends the job it runs on a thread, through [`pause_point`] and
+/// [`is_contended`]: engines reach their scheduler this way, like an async runtime's
+/// cooperative budget, without any engine API carrying one.
+pub trait Scheduled {
+    /// Gives the job's place to more urgent work if any waits, blocking until the job may go
+    /// on.
+    fn pause(&self);
+    /// Whether work queues behind this job now (its scheduler says which work counts).
+    fn contended(&self) -> bool;
+}
+
 thread_local! {
-    /// What [`pause_point`] calls on this thread: set by [`with_pause_point`] while a
-    /// scheduler runs a job here.
-    static PAUSE: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
+    /// The scheduler of the job running on this thread: set by [`with_scheduler`].
+    static SCHEDULED: RefCell<Option<Rc<dyn Scheduled>>> = const { RefCell::new(None) };
+}
+
+fn scheduled() -> Option<Rc<dyn Scheduled>> {
+    SCHEDULED.with(|s| s.borrow().clone())
 }
 
 /// A point between two steps of a long model job where its scheduler may pause it (the call
-/// then blocks until the job may go on). Without a scheduler's hook on this thread it returns
-/// at once.
+/// then blocks until the job may go on). Without a scheduler on this thread it returns at
+/// once.
 pub fn pause_point() {
-    // Cloned out first: the hook may block for seconds and must not hold the cell.
-    if let Some(pause) = PAUSE.with(|p| p.borrow().clone()) {
-        pause();
+    // Cloned out first: pausing may block for seconds and must not hold the cell.
+    if let Some(scheduled) = scheduled() {
+        scheduled.pause();
     }
 }
 
-/// Whether a scheduler's hook is set on this thread: a job that would split its work only to
+/// Whether a scheduler runs the job on this thread: a job that would split its work only to
 /// offer pause points (at some cost) need not split it when nothing can pause it.
 pub fn can_pause() -> bool {
-    PAUSE.with(|p| p.borrow().is_some())
+    SCHEDULED.with(|s| s.borrow().is_some())
 }
 
-/// Runs `job` on this thread with `pause` as what [`pause_point`] calls; the thread's previous
-/// hook is back when `job` returns or unwinds.
-pub fn with_pause_point<T>(pause: Rc<dyn Fn()>, job: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Rc<dyn Fn()>>);
+/// Whether work queues behind the job on this thread (for the room's gate: another job of its
+/// kind, or an overdue decode): the job may then leave out work that only improves its result
+/// (an LLM does not ask again after a flawed answer), so that the call keeps up. `false`
+/// without a scheduler.
+pub fn is_contended() -> bool {
+    scheduled().is_some_and(|s| s.contended())
+}
+
+/// Runs `job` on this thread under `scheduled`; the thread's previous scheduler is back when
+/// `job` returns or unwinds.
+pub fn with_scheduler<T>(scheduled: Rc<dyn Scheduled>, job: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Rc<dyn Scheduled>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
-            PAUSE.with(|p| *p.borrow_mut() = previous);
+            SCHEDULED.with(|s| *s.borrow_mut() = previous);
         }
     }
-    let _restore = Restore(PAUSE.with(|p| p.borrow_mut().replace(pause)));
+    let _restore = Restore(SCHEDULED.with(|s| s.borrow_mut().replace(scheduled)));
     job()
 }
 
@@ -111,20 +137,46 @@ mod tests {
 
     use super::*;
 
+    /// Counts pauses by adding `step`; contended when `busy`.
+    struct Counting {
+        calls: Rc<Cell<u32>>,
+        step: u32,
+        busy: bool,
+    }
+
+    impl Scheduled for Counting {
+        fn pause(&self) {
+            self.calls.set(self.calls.get() + self.step);
+        }
+        fn contended(&self) -> bool {
+            self.busy
+        }
+    }
+
     #[test]
-    fn pause_points_call_the_hook_of_the_job_running_on_this_thread() {
+    fn pause_points_and_contention_ask_the_scheduler_of_the_job_on_this_thread() {
         let calls = Rc::new(Cell::new(0));
+        let counting = |step, busy| {
+            Rc::new(Counting {
+                calls: calls.clone(),
+                step,
+                busy,
+            })
+        };
         pause_point();
-        let outer = calls.clone();
-        assert!(!can_pause());
-        with_pause_point(Rc::new(move || outer.set(outer.get() + 1)), || {
-            assert!(can_pause());
+        assert!(!can_pause() && !is_contended());
+        with_scheduler(counting(1, false), || {
+            assert!(can_pause() && !is_contended());
             pause_point();
-            let inner = calls.clone();
-            with_pause_point(Rc::new(move || inner.set(inner.get() + 10)), pause_point);
+            with_scheduler(counting(10, true), || {
+                assert!(is_contended());
+                pause_point();
+            });
+            assert!(!is_contended());
             pause_point();
         });
         pause_point();
+        assert!(!can_pause() && !is_contended());
         assert_eq!(calls.get(), 12);
     }
 }

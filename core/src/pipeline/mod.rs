@@ -34,7 +34,10 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 pub use captioner::Captioner;
-pub use compute::{Compute, Immediate, Job, Priority, can_pause, pause_point, with_pause_point};
+pub use compute::{
+    Compute, Immediate, Job, Priority, Scheduled, can_pause, is_contended, pause_point,
+    with_scheduler,
+};
 pub use speaker::Speaker;
 pub use translation::{CaptionTranslator, RefineJob, Refiner};
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use candle_core::Device;
 use candle_core::quantized::gguf_file;
-use dragoman_core::pipeline::{can_pause, pause_point};
+use dragoman_core::pipeline::{can_pause, is_contended, pause_point};
 use dragoman_core::{Lang, ModelSource};
 
 use crate::engine::{Context, MAX_REPEATED_PHRASE, SentenceTranslator, trim_repetition};
@@ -541,7 +541,8 @@ impl LlmTranslator {
     }
 
     /// The translation of one sentence: asked once, and once more, insisting, when the answer
-    /// has a [`Flaw`] (the second answer is kept unless it is worse).
+    /// has a [`Flaw`] (the second answer is kept unless it is worse), unless work queues
+    /// behind this one ([`is_contended`]).
     fn translate_one(
         &self,
         sentence: &str,
@@ -554,6 +555,14 @@ impl LlmTranslator {
         let Some(flaw) = check(&first, sentence, from, to, &required) else {
             return Ok(first);
         };
+        if is_contended() {
+            // Asking again doubles the work, and the work behind would wait for it.
+            log::debug!(
+                "{}: {flaw} for {sentence:?}; not asked again: other work waits",
+                self.id
+            );
+            return Ok(first);
+        }
         // Without the earlier turns: a flawed answer may have followed a flawed earlier one.
         let second = self.answer(sentence, from, to, &context.without_turns(), true)?;
         let again = check(&second, sentence, from, to, &required);
