@@ -39,8 +39,18 @@
 //! queued behind the decodes overflowed: 151 packets shed. (Pausing finals' translations only
 //! for decodes that waited 3 s did not help a one-speaker call on 2 AVX2 cores: final caption
 //! p50 3.48 s against 2.82 s, translated 4.56 s against 3.77 s, in one run each, where runs
-//! of one build differ by about a second.) The lock is taken twice per model job (admission
-//! and release) and once per pause point, never per media packet.
+//! of one build differ by about a second.)
+//!
+//! A job may also ask whether work queues behind it
+//! ([`is_contended`](dragoman_core::pipeline::is_contended)): another job of its priority
+//! waits, or a decode is overdue. (More urgent work takes the slot at the next pause point,
+//! so it is no backlog.) An LLM then keeps a flawed first answer rather than ask again. With
+//! two people speaking on 2 AVX2 cores, finals' translations came 33 s after the speech (p50,
+//! and later each minute) while every flawed answer was asked again, and 9.7 s once 57 of 75
+//! retries gave way (speech, moved first in the same change, took 2 s of the slot's time).
+//!
+//! The lock is taken twice per model job (admission and release) and once per pause point or
+//! question, never per media packet.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -210,7 +220,7 @@ impl State {
 /// The process's admission gate for model work; share it (`Arc`) among every pipeline.
 #[derive(Debug)]
 pub struct ComputeGate {
-    /// Shared with the pause hooks of the jobs running (they outlive a borrow of the gate).
+    /// Shared with the jobs running ([`GateJob`]: they outlive a borrow of the gate).
     admission: Arc<Admission>,
 }
 

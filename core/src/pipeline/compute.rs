@@ -10,11 +10,13 @@
 //! Jobs can be long (an LLM refining a final holds the CPU for seconds on 2 cores), so a
 //! scheduler may also pause one: engines call [`pause_point`] between the steps of a long job
 //! (an LLM between tokens and between chunks of its prompt), and a scheduler that runs a job
-//! through [`with_pause_point`] decides there whether the job gives its slot to more urgent
+//! through [`with_scheduler`] decides there whether the job gives its slot to more urgent
 //! work and waits to be admitted again. The job keeps its state (an LLM its key/value cache)
-//! and goes on where it stopped. This is cooperative, like an async runtime's budget: the hook
-//! is the thread's, so no engine API carries a scheduler, and where none set one (a job run by
-//! [`Immediate`], a one-shot translation) a pause point costs a thread-local read.
+//! and goes on where it stopped. A job may also ask whether work queues behind it
+//! ([`is_contended`]) and leave out what only improves its result. This is cooperative, like
+//! an async runtime's budget: the scheduler is the thread's, so no engine API carries one, and
+//! where none is set (a job run by [`Immediate`], a one-shot translation) a pause point costs a
+//! thread-local read.
 
 use std::cell::RefCell;
 use std::rc::Rc;
