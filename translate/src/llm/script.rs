@@ -4,7 +4,9 @@
 //! Only the Latin script is told apart (German, Spanish, French, Vietnamese, English, and most
 //! of the languages a call translates into): it is where most small multilingual vocabularies
 //! keep a third or more of their tokens for other scripts. Answers in other scripts use the
-//! whole vocabulary.
+//! whole vocabulary. The price: a Latin-script answer cannot copy a source's words written in
+//! another script (a name in Cyrillic stays out of a German caption), which spoken captions
+//! rarely hold.
 
 use dragoman_core::Lang;
 
