@@ -162,9 +162,11 @@ impl State {
 
     /// Whether work of its own kind queues behind a job of `priority` (another job of that
     /// priority waits), or a decode is overdue. (More urgent work that waits takes the slot
-    /// at the job's next pause point: that is no backlog.)
+    /// at the job's next pause point: that is no backlog.) Never for a refinement: it exists
+    /// to improve a caption, it runs only in lulls, and what it shows replaces the first
+    /// translation, so it must not cut its checks short.
     fn backlog(&self, priority: Priority) -> bool {
-        self.overdue > 0 || self.waiting[priority as usize] > 0
+        priority != Priority::Refine && (self.overdue > 0 || self.waiting[priority as usize] > 0)
     }
 
     /// Whether a running job of `priority` must give its slot to other work at a pause
@@ -737,6 +739,7 @@ mod tests {
         let (running_tx, running_rx) = mpsc::channel();
         let (ask_tx, ask_rx) = mpsc::channel::<()>();
         let (answer_tx, answer_rx) = mpsc::channel();
+        let (order_tx, order_rx) = mpsc::channel();
         let translation = {
             let gate = gate.clone();
             std::thread::spawn(move || {
@@ -753,34 +756,46 @@ mod tests {
             ask_tx.send(()).unwrap();
             answer_rx.recv().unwrap()
         };
-        assert!(!ask(), "nothing waits");
+        let overdue = || gate.lock().overdue > 0;
         let waiting = |priority: Priority| {
             let job = {
-                let gate = gate.clone();
-                std::thread::spawn(move || gate.run(priority, || {}))
+                let (gate, order_tx) = (gate.clone(), order_tx.clone());
+                std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
             };
             while gate.lock().waiting[priority as usize] == 0 {
                 std::thread::yield_now();
             }
             job
         };
-        let decode = waiting(Priority::Stream);
-        assert!(
-            !ask(),
-            "a decode on time is less urgent than a final's translation"
-        );
+        assert!(!ask(), "nothing waits");
         let speech = waiting(Priority::Speech);
         assert!(
             !ask(),
             "speech takes the slot at the next pause point: no backlog"
         );
+        let decode = waiting(Priority::Stream);
+        // Within STREAM_PATIENCE of its asking, a decode is less urgent than a final.
+        let (before, answer, after) = (overdue(), ask(), overdue());
+        if !before && !after {
+            assert!(!answer, "a decode on time is no backlog for a final");
+        }
+        while !overdue() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(ask(), "an overdue decode");
         let other = waiting(Priority::Final);
         assert!(ask(), "another final waits");
         drop(ask_tx);
         translation.join().unwrap();
-        other.join().unwrap();
-        speech.join().unwrap();
-        decode.join().unwrap();
+        for job in [speech, decode, other] {
+            job.join().unwrap();
+        }
+        let order: Vec<Priority> = order_rx.try_iter().collect();
+        let position = |p: Priority| order.iter().position(|&o| o == p).unwrap();
+        assert!(
+            position(Priority::Speech) < position(Priority::Final),
+            "speech goes before a final's translation: {order:?}"
+        );
     }
 
     #[test]

@@ -226,8 +226,13 @@ pub(crate) struct Decoder {
     activation: Activation,
     norm: RmsNorm,
     output: QMatMul,
-    /// The output layer's weights (one row per token), for [`Decoder::shortlist`].
-    output_rows: Arc<QTensor>,
+    /// The output layer's quantized weights (one row per token), for [`Decoder::shortlist`]:
+    /// the embedding where the file ties them, else kept only where `output` multiplies them
+    /// quantized (an f16 or f32 layer is converted to a tensor, and keeping the file's copy
+    /// beside it would cost its size again).
+    output_rows: Option<Arc<QTensor>>,
+    /// Rows of the output layer: the vocabulary's size as the model sees it.
+    vocabulary: usize,
     device: Device,
 }
 
@@ -237,10 +242,15 @@ pub(crate) struct Decoder {
 /// use for the vocabulary's Chinese, Cyrillic or Arabic rows. Each logit is the same product
 /// of the same row as in the whole layer, so the best token among the kept ones is the best
 /// token overall whenever that one was kept.
-#[derive(Debug)]
 pub(crate) struct Shortlist {
     rows: QMatMul,
     ids: Vec<u32>,
+}
+
+impl std::fmt::Debug for Shortlist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shortlist({} tokens)", self.ids.len())
+    }
 }
 
 impl Shortlist {
@@ -381,12 +391,23 @@ impl Decoder {
             device,
         };
         let embedding = Arc::new(tensors.get("token_embd.weight")?);
-        let output_rows = if tensors.has("output.weight") {
-            Arc::new(tensors.get("output.weight")?)
+        let (output_rows, output) = if tensors.has("output.weight") {
+            let rows = Arc::new(tensors.get("output.weight")?);
+            let output = QMatMul::from_arc(rows.clone())?;
+            let quantized = matches!(output, QMatMul::QTensor(_));
+            (quantized.then_some(rows), output)
         } else {
-            embedding.clone()
+            (
+                Some(embedding.clone()),
+                QMatMul::from_arc(embedding.clone())?,
+            )
         };
-        let output = QMatMul::from_arc(output_rows.clone())?;
+        let vocabulary = output_rows
+            .as_ref()
+            .unwrap_or(&embedding)
+            .shape()
+            .dims2()?
+            .0;
         let norm = tensors.norm("output_norm", eps)?;
         let gemma = family == Family::Gemma3;
         let mut layers = Vec::with_capacity(n_layer);
@@ -436,13 +457,25 @@ impl Decoder {
             norm,
             output,
             output_rows,
+            vocabulary,
             device: device.clone(),
         })
     }
 
-    /// The output layer's rows for the tokens `ids` (each below the vocabulary size).
+    /// Rows of the output layer: one per token the model can write.
+    pub(crate) fn vocabulary(&self) -> usize {
+        self.vocabulary
+    }
+
+    /// The output layer's rows for the tokens `ids` (each below [`Self::vocabulary`]); an
+    /// error where the layer is not quantized, or `ids` is empty.
     pub(crate) fn shortlist(&self, ids: Vec<u32>) -> candle_core::Result<Shortlist> {
-        let weights = &self.output_rows;
+        let Some(weights) = &self.output_rows else {
+            candle_core::bail!("the output layer is not quantized");
+        };
+        if ids.is_empty() {
+            candle_core::bail!("no tokens to keep");
+        }
         let (vocab, width) = weights.shape().dims2()?;
         let dtype = weights.dtype();
         let row_bytes = width / dtype.block_size() * dtype.type_size();
@@ -789,9 +822,12 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let rows = decoder.output_rows.dequantize(&Device::Cpu).unwrap();
-        decoder.output_rows = Arc::new(QTensor::quantize(&rows, GgmlDType::Q8_0).unwrap());
-        decoder.output = QMatMul::from_arc(decoder.output_rows.clone()).unwrap();
+        // The random file's untied f32 output layer is a plain tensor: no rows to cut.
+        assert!(decoder.shortlist(vec![1]).is_err());
+        let rows = decoder.embedding.dequantize(&Device::Cpu).unwrap();
+        let rows = Arc::new(QTensor::quantize(&rows, GgmlDType::Q8_0).unwrap());
+        decoder.output = QMatMul::from_arc(rows.clone()).unwrap();
+        decoder.output_rows = Some(rows);
         let tokens = [1u32, 5, 9, 33];
         let all = decoder
             .forward(&tokens, &mut decoder.new_cache(), None)
@@ -805,6 +841,7 @@ mod tests {
         assert!(max_diff(&some, &want) < 1e-6, "{some:?} against {want:?}");
         assert_eq!(shortlist.token(2), 95);
         assert!(decoder.shortlist(vec![3, 96]).is_err());
+        assert!(decoder.shortlist(Vec::new()).is_err());
     }
 
     /// Which keys each query sees under `mask`, one row per query.

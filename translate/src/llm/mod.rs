@@ -83,8 +83,9 @@ struct Prefilled {
 struct PromptCache(Mutex<Vec<Arc<Prefilled>>>);
 
 impl PromptCache {
-    /// Entries kept: a few speakers' conversations in a few languages.
-    const ENTRIES: usize = 6;
+    /// Entries kept: a few speakers' conversations in a few languages, and the last answer
+    /// asked again in each language (which the next one asked again starts from).
+    const ENTRIES: usize = 8;
 
     /// The entry sharing the longest prefix with `tokens`, and that length.
     fn best(&self, tokens: &[u32]) -> Option<(Arc<Prefilled>, usize)> {
@@ -293,7 +294,11 @@ impl LlmTranslator {
         self.latin
             .get_or_init(|| {
                 let started = std::time::Instant::now();
-                let ids = script::latin_tokens(&self.tokenizer);
+                let mut ids = script::latin_tokens(&self.tokenizer, self.decoder.vocabulary());
+                // Whatever their text, the answer must be able to end.
+                ids.extend(&self.stops);
+                ids.sort_unstable();
+                ids.dedup();
                 match self.decoder.shortlist(ids) {
                     Ok(shortlist) => {
                         log::debug!(

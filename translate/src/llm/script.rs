@@ -15,13 +15,14 @@ pub(crate) fn is_latin(lang: Lang) -> bool {
     lang.flores200().is_ok_and(|code| code.ends_with("_Latn"))
 }
 
-/// The ids of `tokenizer`'s tokens that Latin-script text can hold: those whose text is Latin
-/// letters (with every diacritic Vietnamese uses), digits, punctuation, symbols and spaces;
-/// every added or control token (ends of turn, end of sequence); and byte tokens and pieces
-/// of characters (their text is incomplete, so it cannot be judged).
-pub(crate) fn latin_tokens(tokenizer: &tokenizers::Tokenizer) -> Vec<u32> {
+/// The ids below `rows` (the output layer's) of `tokenizer`'s tokens that Latin-script text
+/// can hold: those whose text is Latin letters (with every diacritic Vietnamese uses), digits,
+/// punctuation, symbols and spaces; every added or control token (ends of turn, end of
+/// sequence); byte tokens and pieces of characters (their text is incomplete, so it cannot be
+/// judged); and ids the vocabulary does not decode (rows past its end are harmless to keep).
+pub(crate) fn latin_tokens(tokenizer: &tokenizers::Tokenizer, rows: usize) -> Vec<u32> {
     let added = tokenizer.get_added_tokens_decoder();
-    (0..tokenizer.get_vocab_size(true) as u32)
+    (0..rows as u32)
         .filter(|id| {
             added.contains_key(id)
                 || tokenizer
@@ -37,14 +38,18 @@ fn latin_text(c: char) -> bool {
         || c.is_whitespace()
         || matches!(
             u32::from(c),
-            // Latin-1 Supplement, Latin Extended-A and -B
-            0x00A0..=0x024F
+            // Latin-1 Supplement, Latin Extended-A and -B, IPA Extensions and spacing
+            // modifiers (Azerbaijani ə, Hausa ɓ ɗ, Lingala ɛ ɔ, Uzbek oʻ)
+            0x00A0..=0x02FF
             // combining diacritics (tones written apart from their vowel)
             | 0x0300..=0x036F
             // Latin Extended Additional (Vietnamese: ạ, ế, ữ, ...)
             | 0x1E00..=0x1EFF
             // general punctuation (dashes, quotes, ellipsis), currency, letterlike symbols
             | 0x2000..=0x214F
+            // Latin Extended-C and -D
+            | 0x2C60..=0x2C7F
+            | 0xA720..=0xA7FF
             // SentencePiece's word start
             | 0x2581
             // part of a character split over several tokens
@@ -62,6 +67,7 @@ mod tests {
             "Tiếng Việt có dấu: ạ ả ấ ầ ẩ ẫ ậ đ ơ ư",
             "Grüße, Straße – „so“ …",
             "€ 5,00",
+            "Azərbaycan, oʻzbek, ɓaƙi, mɛ́kɔ",
         ] {
             assert!(text.chars().all(latin_text), "{text}");
         }
