@@ -507,6 +507,27 @@ mod tests {
         (holder, release_tx)
     }
 
+    /// Returns once the gate counts a job of `priority` waiting.
+    fn until_waiting(gate: &ComputeGate, priority: Priority) {
+        while gate.lock().waiting[priority as usize] == 0 {
+            std::thread::yield_now();
+        }
+    }
+
+    /// Asks `gate` to run a job of `priority` on a thread of its own (the job sends its
+    /// priority on `order`), and returns once the job waits.
+    fn queue(
+        gate: &Arc<ComputeGate>,
+        priority: Priority,
+        order: &mpsc::Sender<Priority>,
+    ) -> std::thread::JoinHandle<()> {
+        let (runner, order) = (gate.clone(), order.clone());
+        let job =
+            std::thread::spawn(move || runner.run(priority, || order.send(priority).unwrap()));
+        until_waiting(gate, priority);
+        job
+    }
+
     #[test]
     fn the_most_urgent_waiting_job_goes_first_and_partials_are_skipped_while_busy() {
         let gate = Arc::new(ComputeGate::new(1));
@@ -517,18 +538,8 @@ mod tests {
         assert_eq!(gate.try_run(Priority::Partial, || ()), None);
         assert_eq!(gate.skipped(), 1);
         // A stream decode queues first, then a final translation.
-        let waiter = |priority: Priority| {
-            let (gate, order_tx) = (gate.clone(), order_tx.clone());
-            std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
-        };
-        let stream = waiter(Priority::Stream);
-        while gate.lock().waiting[Priority::Stream as usize] == 0 {
-            std::thread::yield_now();
-        }
-        let last = waiter(Priority::Final);
-        while gate.lock().waiting[Priority::Final as usize] == 0 {
-            std::thread::yield_now();
-        }
+        let stream = queue(&gate, Priority::Stream, &order_tx);
+        let last = queue(&gate, Priority::Final, &order_tx);
         release_tx.send(()).unwrap();
         for t in [holder, stream, last] {
             t.join().unwrap();
@@ -544,18 +555,11 @@ mod tests {
         let gate = Arc::new(ComputeGate::new(1));
         let (order_tx, order_rx) = mpsc::channel();
         let (holder, release_tx) = hold(&gate);
-        let waiter = |priority: Priority| {
-            let (gate, order_tx) = (gate.clone(), order_tx.clone());
-            std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
-        };
-        let stream = waiter(Priority::Stream);
+        let stream = queue(&gate, Priority::Stream, &order_tx);
         while gate.lock().overdue == 0 {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let last = waiter(Priority::Final);
-        while gate.lock().waiting[Priority::Final as usize] == 0 {
-            std::thread::yield_now();
-        }
+        let last = queue(&gate, Priority::Final, &order_tx);
         // Overdue, the decode also shuts out a partial.
         assert_eq!(gate.try_run(Priority::Partial, || ()), None);
         release_tx.send(()).unwrap();
@@ -598,9 +602,7 @@ mod tests {
             let gate = gate.clone();
             std::thread::spawn(move || gate.run(Priority::Refine, || done_tx.send(()).unwrap()))
         };
-        while gate.lock().waiting[Priority::Refine as usize] == 0 {
-            std::thread::yield_now();
-        }
+        until_waiting(&gate, Priority::Refine);
         // A slot is free, yet the refinement waits; a partial (more urgent) still runs.
         assert_eq!(gate.try_run(Priority::Partial, || 1), Some(1));
         assert!(done_rx.try_recv().is_err());
@@ -679,9 +681,7 @@ mod tests {
                 })
             })
         };
-        while gate.lock().waiting[Priority::Stream as usize] == 0 {
-            std::thread::yield_now();
-        }
+        until_waiting(&gate, Priority::Stream);
         let paused = std::time::Instant::now();
         go_tx.send(()).unwrap();
         decode.join().unwrap();
@@ -721,9 +721,7 @@ mod tests {
                 })
             })
         };
-        while gate.lock().waiting[Priority::Stream as usize] == 0 {
-            std::thread::yield_now();
-        }
+        until_waiting(&gate, Priority::Stream);
         go_tx.send(()).unwrap();
         decode.join().unwrap();
         assert_eq!(partial.join().unwrap(), Some(()));
@@ -757,23 +755,13 @@ mod tests {
             answer_rx.recv().unwrap()
         };
         let overdue = || gate.lock().overdue > 0;
-        let waiting = |priority: Priority| {
-            let job = {
-                let (gate, order_tx) = (gate.clone(), order_tx.clone());
-                std::thread::spawn(move || gate.run(priority, || order_tx.send(priority).unwrap()))
-            };
-            while gate.lock().waiting[priority as usize] == 0 {
-                std::thread::yield_now();
-            }
-            job
-        };
         assert!(!ask(), "nothing waits");
-        let speech = waiting(Priority::Speech);
+        let speech = queue(&gate, Priority::Speech, &order_tx);
         assert!(
             !ask(),
             "speech takes the slot at the next pause point: no backlog"
         );
-        let decode = waiting(Priority::Stream);
+        let decode = queue(&gate, Priority::Stream, &order_tx);
         // Within STREAM_PATIENCE of its asking, a decode is less urgent than a final.
         let (before, answer, after) = (overdue(), ask(), overdue());
         if !before && !after {
@@ -783,7 +771,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(ask(), "an overdue decode");
-        let other = waiting(Priority::Final);
+        let other = queue(&gate, Priority::Final, &order_tx);
         assert!(ask(), "another final waits");
         drop(ask_tx);
         translation.join().unwrap();

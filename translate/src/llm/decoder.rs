@@ -231,8 +231,6 @@ pub(crate) struct Decoder {
     /// quantized (an f16 or f32 layer is converted to a tensor, and keeping the file's copy
     /// beside it would cost its size again).
     output_rows: Option<Arc<QTensor>>,
-    /// Rows of the output layer: the vocabulary's size as the model sees it.
-    vocabulary: usize,
     device: Device,
 }
 
@@ -402,12 +400,6 @@ impl Decoder {
                 QMatMul::from_arc(embedding.clone())?,
             )
         };
-        let vocabulary = output_rows
-            .as_ref()
-            .unwrap_or(&embedding)
-            .shape()
-            .dims2()?
-            .0;
         let norm = tensors.norm("output_norm", eps)?;
         let gemma = family == Family::Gemma3;
         let mut layers = Vec::with_capacity(n_layer);
@@ -457,14 +449,15 @@ impl Decoder {
             norm,
             output,
             output_rows,
-            vocabulary,
             device: device.clone(),
         })
     }
 
-    /// Rows of the output layer: one per token the model can write.
+    /// Rows of the output layer: one per token the model can write (as many as the
+    /// embedding's where the layer is not kept quantized).
     pub(crate) fn vocabulary(&self) -> usize {
-        self.vocabulary
+        let rows = self.output_rows.as_ref().unwrap_or(&self.embedding);
+        rows.shape().dims().first().copied().unwrap_or_default()
     }
 
     /// The output layer's rows for the tokens `ids` (each below [`Self::vocabulary`]); an

@@ -305,7 +305,7 @@ impl LlmTranslator {
                             "{}: {} of {} tokens kept for Latin-script answers, in {:.2} s",
                             self.id,
                             shortlist.len(),
-                            self.tokenizer.get_vocab_size(true),
+                            self.decoder.vocabulary(),
                             started.elapsed().as_secs_f64()
                         );
                         Some(shortlist)
