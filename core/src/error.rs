@@ -143,6 +143,12 @@ pub enum Error {
     /// A broken internal invariant: please report it.
     #[error("internal error (a bug in dragoman): {0}")]
     Internal(String),
+
+    /// An engine session panicked (a bug in the engine or a library under it). A pipeline
+    /// stage reports it, drops the session and starts a new one for the next input; what the
+    /// session held (an utterance in progress, a voice's unspoken text) is lost.
+    #[error("an engine session failed with a panic (a bug; it was restarted): {0}")]
+    EnginePanicked(String),
 }
 
 impl Error {

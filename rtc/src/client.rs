@@ -79,6 +79,8 @@ pub enum ClientEvent {
     /// The room could not keep up with our speech and dropped this much of it uncaptioned,
     /// in milliseconds.
     AudioShed(u64),
+    /// A stage of `participant`'s pipeline failed: `(participant, stage, message)`.
+    PipelineError(String, String, String),
     /// The room refused something.
     Error(ProtocolError),
 }
@@ -599,6 +601,14 @@ async fn signaling_loop(
             }
             ServerMessage::AudioShed { dropped_ms } => {
                 let _ = out.send(ClientEvent::AudioShed(dropped_ms)).await;
+            }
+            ServerMessage::PipelineError {
+                participant_id,
+                stage,
+                message,
+            } => {
+                let event = ClientEvent::PipelineError(participant_id, stage, message);
+                let _ = out.send(event).await;
             }
             ServerMessage::Error { code, message } => {
                 let _ = out

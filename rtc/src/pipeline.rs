@@ -28,6 +28,11 @@
 //! packets (their time passed, so later captions keep their times). When packets stop (the speaker muted
 //! or went quiet without DTX), silence is fed in after [`PipelineOptions::idle_flush`] so the
 //! utterance in progress becomes final.
+//!
+//! Failures stay in the pipeline that had them, and are told: an engine error skips that
+//! input, an engine that panics is restarted by its stage (core's stages catch it), and each
+//! is a [`PipelineEvent::Error`], which the room sends to everyone as `pipeline_error`. A
+//! panic anywhere else in a stage thread ends that thread only, and is reported the same way.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use dragoman_core::pipeline::{
     CaptionTranslator, Captioner, RefineJob, Refiner, SessionEvent, SessionOptions, Speaker,
-    SpeechRequest, SpokenCaption, StageOutput,
+    SpeechRequest, SpokenCaption, StageOutput, panic_message,
 };
 pub use dragoman_core::pipeline::{Engines, Targets, TrackCaption};
 use dragoman_core::resample::StreamResampler;
@@ -169,10 +174,12 @@ impl TrackPipeline {
         let (text_tx, text_rx) = crossbeam_channel::bounded::<SpokenCaption>(TEXT_QUEUE);
         let (retarget, retarget_rx) = crossbeam_channel::unbounded::<Targets>();
         let (speech_tx, speech_rx) = crossbeam_channel::bounded::<SpeechRequest>(TEXT_QUEUE);
-        let spawn = |stage: &str, body: Box<dyn FnOnce() + Send>| {
+        let watcher = sink.clone();
+        let spawn = |stage: &'static str, body: Box<dyn FnOnce() + Send>| {
+            let sink = watcher.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{stage}"))
-                .spawn(body)
+                .spawn(move || guard(stage, &sink, body))
                 .map_err(|e| Error::io(format!("starting the {stage} thread of {name}"), e))
         };
         let mut threads = Vec::with_capacity(4);
@@ -444,6 +451,22 @@ impl SttStage {
                 other => unexpected(&self.sink, "stt", &other),
             }
         }
+    }
+}
+
+/// Runs a stage thread's `body`. Engine panics are caught in the stages (the session is
+/// restarted); one anywhere else (a bug here, or in the codec) ends the thread, and only that
+/// pipeline's, but never unseen: the sink is told, so the room reports it.
+fn guard(stage: &'static str, sink: &EventSink, body: Box<dyn FnOnce() + Send>) {
+    // Unwind safety: the thread's state dies with it; what it shared (queues, the sink) is
+    // only ever left whole between two calls.
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        let what = panic_message(payload.as_ref());
+        report(
+            sink,
+            stage,
+            format!("the {stage} thread stopped after a panic: {what}"),
+        );
     }
 }
 

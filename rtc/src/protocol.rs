@@ -150,6 +150,16 @@ pub enum ServerMessage {
         /// How much audio was dropped since the last such message, in milliseconds.
         dropped_ms: u64,
     },
+    /// A stage of a speaker's pipeline failed (to everyone in the room: captions of that
+    /// speaker may miss a piece, or stop where the stage could not go on).
+    PipelineError {
+        /// The speaker whose pipeline failed.
+        participant_id: String,
+        /// Which stage: `stt`, `translate`, `speak` or `refine`.
+        stage: String,
+        /// What failed, for people.
+        message: String,
+    },
     /// Something the participant sent was refused; the connection stays open.
     Error {
         /// Machine-readable kind.
@@ -405,6 +415,17 @@ mod tests {
         assert_eq!(
             to_json(&ServerMessage::Pong { id: 3 }),
             r#"{"type":"pong","id":3}"#
+        );
+        let fault = ServerMessage::PipelineError {
+            participant_id: "p1".into(),
+            stage: "stt".into(),
+            message: "restarted".into(),
+        };
+        let wire = r#"{"type":"pipeline_error","participant_id":"p1","stage":"stt","message":"restarted"}"#;
+        assert_eq!(to_json(&fault), wire);
+        assert_eq!(
+            serde_json::from_str::<ServerMessage>(wire).ok(),
+            Some(fault)
         );
     }
 

@@ -5,9 +5,14 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{decode_packets, engines, hear, opus_packets, recording, word_error_rate};
+use dragoman_core::engine::{
+    CaptionText, SpeechToText, SttEvent, SttOptions, SttSession, TranslationEvent,
+    TranslationOptions, TranslationSession, Translator,
+};
 use dragoman_core::pipeline::{PipelineSession, SessionEvent, SessionOptions};
 use dragoman_core::{AudioChunk, Lang, SampleRate, StreamTime};
 use dragoman_rtc::pipeline::{
@@ -361,4 +366,197 @@ fn two_speakers_faster_than_real_time_lose_no_final() {
             "{partials} partials for {seconds:.0} s: partial work was not skipped"
         );
     }
+}
+
+/// The real speech-to-text, whose first session panics at the push that carries the audio
+/// past `at` seconds: a bug in an engine, injected.
+struct SttPanicsOnce {
+    inner: Arc<dyn SpeechToText>,
+    at: f64,
+    fired: Arc<AtomicBool>,
+}
+
+impl SpeechToText for SttPanicsOnce {
+    fn languages(&self) -> Vec<Lang> {
+        self.inner.languages()
+    }
+
+    fn new_session(&self, options: &SttOptions) -> dragoman_core::Result<Box<dyn SttSession>> {
+        Ok(Box::new(SttSessionPanicsOnce {
+            inner: self.inner.new_session(options)?,
+            at: self.at,
+            fired: self.fired.clone(),
+        }))
+    }
+}
+
+struct SttSessionPanicsOnce {
+    inner: Box<dyn SttSession>,
+    at: f64,
+    fired: Arc<AtomicBool>,
+}
+
+impl SttSession for SttSessionPanicsOnce {
+    fn push_audio(&mut self, chunk: &AudioChunk) -> dragoman_core::Result<()> {
+        if chunk.end().as_secs_f64() >= self.at && !self.fired.swap(true, Ordering::SeqCst) {
+            panic!("injected: speech-to-text at {:.1} s", self.at);
+        }
+        self.inner.push_audio(chunk)
+    }
+
+    fn finish(&mut self) -> dragoman_core::Result<()> {
+        self.inner.finish()
+    }
+
+    fn poll_event(&mut self) -> Option<SttEvent> {
+        self.inner.poll_event()
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+}
+
+/// The real translator, whose sessions panic on the first final caption any of them is given.
+struct TranslatorPanicsOnce {
+    inner: Arc<dyn Translator>,
+    fired: Arc<AtomicBool>,
+}
+
+impl Translator for TranslatorPanicsOnce {
+    fn supports(&self, from: Lang, to: Lang) -> bool {
+        self.inner.supports(from, to)
+    }
+
+    fn translate(
+        &self,
+        texts: &[&str],
+        from: Lang,
+        to: Lang,
+    ) -> dragoman_core::Result<Vec<String>> {
+        self.inner.translate(texts, from, to)
+    }
+
+    fn new_session(
+        &self,
+        options: &TranslationOptions,
+    ) -> dragoman_core::Result<Box<dyn TranslationSession>> {
+        Ok(Box::new(TranslationPanicsOnce {
+            inner: self.inner.new_session(options)?,
+            fired: self.fired.clone(),
+        }))
+    }
+}
+
+struct TranslationPanicsOnce {
+    inner: Box<dyn TranslationSession>,
+    fired: Arc<AtomicBool>,
+}
+
+impl TranslationSession for TranslationPanicsOnce {
+    fn push_text(&mut self, caption: &CaptionText) -> dragoman_core::Result<()> {
+        if caption.is_final && !self.fired.swap(true, Ordering::SeqCst) {
+            panic!("injected: translating caption {}", caption.caption_id);
+        }
+        self.inner.push_text(caption)
+    }
+
+    fn finish(&mut self) -> dragoman_core::Result<()> {
+        self.inner.finish()
+    }
+
+    fn poll_event(&mut self) -> Option<TranslationEvent> {
+        self.inner.poll_event()
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+
+    fn translated_already(&self, caption: &CaptionText) -> bool {
+        self.inner.translated_already(caption)
+    }
+}
+
+/// A panic in an engine session stops neither the pipeline nor its stage: it is reported,
+/// the stage starts a new session, and the captions, translations and speech of what follows
+/// come as before. The utterance the speech-to-text session was in ends with what was heard
+/// of it, and caption ids go on from there.
+#[test]
+fn an_engine_that_panics_is_restarted_and_the_call_goes_on() {
+    let (audio, _, ends) = recording(3, 0.8);
+    // Halfway through the second clip.
+    let at = (ends[0] + ends[1]) / 2.0;
+    let real = engines();
+    let engines = Engines {
+        stt: Arc::new(SttPanicsOnce {
+            inner: real.stt.clone(),
+            at,
+            fired: Arc::default(),
+        }),
+        translator: Arc::new(TranslatorPanicsOnce {
+            inner: real.translator.clone(),
+            fired: Arc::default(),
+        }),
+        ..real
+    };
+    let targets = Targets {
+        captions: [Lang::EN, Lang::DE].into(),
+        speech: [Lang::DE].into(),
+    };
+    let events = run_on(&engines, opus_packets(&audio, 9), targets);
+
+    let errors: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::Error { stage, message } => Some((*stage, message.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for stage in ["stt", "translate"] {
+        assert!(
+            errors
+                .iter()
+                .any(|(s, m)| *s == stage && m.contains("injected") && m.contains("restarted")),
+            "{stage} panic reported: {errors:?}"
+        );
+    }
+
+    // Captions go on past the panic, numbered on from before it.
+    let original = finals(&events, Lang::EN);
+    for c in &original {
+        eprintln!(
+            "  [{}] {:.1} s: {}",
+            c.caption_id,
+            c.start.as_secs_f64(),
+            c.text
+        );
+    }
+    assert!(
+        original
+            .windows(2)
+            .all(|w| w[0].caption_id < w[1].caption_id),
+        "caption ids go on: {original:#?}"
+    );
+    let after: Vec<&TrackCaption> = original
+        .iter()
+        .filter(|c| c.start.as_secs_f64() > ends[1])
+        .collect();
+    assert!(
+        !after.is_empty(),
+        "the third clip is captioned: {original:#?}"
+    );
+
+    // Every final but the one whose translation panicked is translated, the last ones spoken.
+    let german = finals(&events, Lang::DE);
+    assert_eq!(german.len() + 1, original.len(), "{german:#?}");
+    let last = original.last().map(|c| c.caption_id);
+    assert_eq!(german.last().map(|c| c.caption_id), last);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PipelineEvent::Speech { lang, .. } if *lang == Lang::DE)),
+        "translated speech still comes"
+    );
 }

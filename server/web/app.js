@@ -522,6 +522,9 @@ class Session {
       case 'pong':
         this.lastPongAt = Date.now();
         break;
+      case 'pipeline_error':
+        notice(`Captions of ${nameOf(message.participant_id)} (${message.stage}): ${message.message}`, 'error');
+        break;
       case 'audio_shed':
         notice(`The server fell behind: ${(message.dropped_ms / 1000).toFixed(1)} s of your speech was not captioned.`, 'error');
         break;

@@ -20,12 +20,18 @@
 //! final is translated) runs each stage on a thread of its own and hands their outputs on the
 //! same way. Either way, the stages decide what is computed; the driver only moves it.
 //!
+//! A panic in an engine session does not end the stage: it becomes an error event
+//! ([`Error::EnginePanicked`](crate::Error::EnginePanicked)) and the stage starts a new
+//! session for the next input (the captioner ends the utterance in progress with its last
+//! partial, and keeps numbering captions and the media time).
+//!
 //! Every model job goes through the engines' [`Compute`] scheduler with its [`Priority`].
 //! Media time is the speaker's, carried by the audio; nothing here reads a clock, spawns a
 //! thread or touches the network.
 
 mod captioner;
 mod compute;
+mod contain;
 mod speaker;
 mod started;
 mod translation;
@@ -38,6 +44,7 @@ pub use compute::{
     Compute, Immediate, Job, Priority, Scheduled, can_pause, is_contended, pause_point,
     with_scheduler,
 };
+pub use contain::panic_message;
 pub use speaker::Speaker;
 pub use translation::{CaptionTranslator, RefineJob, Refiner};
 

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::contain::{contain, panicked};
 use super::started::Started;
 use super::{Compute, Engines, Priority, SessionEvent, SpeechRequest, StageOutput, report};
 use crate::engine::{TextToSpeech, TtsEvent, TtsOptions, TtsSession};
@@ -77,14 +78,21 @@ impl Speaker {
         };
         // Each sentence is pushed with a space after it, which tells the session it is
         // complete; synthesis runs in the push.
-        let synthesised = self.compute.run(Priority::Speech, &mut || match &piece {
-            Piece::Sentence(_, sentence) => voice.push_text(&format!("{sentence} ")),
-            Piece::End(_) => voice.finish(),
+        let synthesised = self.compute.run(Priority::Speech, &mut || {
+            contain(|| match &piece {
+                Piece::Sentence(_, sentence) => voice.push_text(&format!("{sentence} ")),
+                Piece::End(_) => voice.finish(),
+            })
         });
-        while let Some(event) = voice.poll_event() {
-            if let TtsEvent::Audio(audio) = event {
-                self.outputs
-                    .push_back(StageOutput::Event(SessionEvent::Speech { lang, audio }));
+        if panicked(&synthesised) {
+            // The rest of the request goes to a new voice session.
+            self.voices.started.forget(lang);
+        } else {
+            while let Some(event) = voice.poll_event() {
+                if let TtsEvent::Audio(audio) = event {
+                    self.outputs
+                        .push_back(StageOutput::Event(SessionEvent::Speech { lang, audio }));
+                }
             }
         }
         if matches!(piece, Piece::End(_)) {

@@ -42,4 +42,9 @@ impl<K: Eq + Hash + Copy, S> Started<K, S> {
             },
         }
     }
+
+    /// Drops the session of `key` (it panicked); the next [`get`](Self::get) starts another.
+    pub(super) fn forget(&mut self, key: K) {
+        self.sessions.remove(&key);
+    }
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use super::contain::{contain, panicked};
 use super::started::Started;
 use super::{
     Compute, Engines, Priority, SessionEvent, SessionOptions, SpeechRequest, SpokenCaption,
@@ -39,6 +40,11 @@ impl Sessions {
             options.glossary = glossary.clone();
             translator.new_session(&options)
         })
+    }
+
+    /// Drops the session of `from` -> `to` (it panicked): the next caption starts another.
+    fn forget(&mut self, from: Lang, to: Lang) {
+        self.started.forget((from, to));
     }
 }
 
@@ -144,18 +150,25 @@ impl CaptionTranslator {
         let Some(session) = self.sessions.get(from, to)? else {
             return Ok(());
         };
-        if session.translated_already(caption) {
-            session.push_text(caption)?;
+        let pushed = if session.translated_already(caption) {
+            contain(|| session.push_text(caption))
         } else if caption.is_final || caption.expected_final_len.is_some() {
             // A partial's expected final is the final's translation made ahead.
+            self.compute.run(Priority::Final, &mut || {
+                contain(|| session.push_text(caption))
+            })
+        } else {
             self.compute
-                .run(Priority::Final, &mut || session.push_text(caption))?;
-        } else if let Some(pushed) = self
-            .compute
-            .try_run(Priority::Partial, &mut || session.push_text(caption))
-        {
-            pushed?;
+                .try_run(Priority::Partial, &mut || {
+                    contain(|| session.push_text(caption))
+                })
+                .unwrap_or(Ok(()))
+        };
+        if panicked(&pushed) {
+            self.sessions.forget(from, to);
+            return pushed;
         }
+        pushed?;
         while let Some(event) = session.poll_event() {
             if event.is_final && self.targets.speech.contains(&to) {
                 self.outputs.push_back(StageOutput::Speak(SpeechRequest {
@@ -241,8 +254,14 @@ impl Refiner {
         let Some(session) = self.sessions.get(job.from, job.to)? else {
             return Ok(());
         };
-        self.compute
-            .run(Priority::Refine, &mut || session.push_text(&job.caption))?;
+        let pushed = self.compute.run(Priority::Refine, &mut || {
+            contain(|| session.push_text(&job.caption))
+        });
+        if panicked(&pushed) {
+            self.sessions.forget(job.from, job.to);
+            return pushed;
+        }
+        pushed?;
         while let Some(event) = session.poll_event() {
             if event.is_final && event.text.trim() != job.first.trim() {
                 self.outputs

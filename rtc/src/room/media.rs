@@ -40,6 +40,14 @@ pub(super) async fn route(room: Weak<Inner>, mut events: mpsc::Receiver<(String,
             }
             PipelineEvent::Error { stage, message } => {
                 log::warn!("pipeline of {speaker}, {stage}: {message}");
+                room.broadcast(
+                    &ServerMessage::PipelineError {
+                        participant_id: speaker.clone(),
+                        stage: stage.to_string(),
+                        message: message.clone(),
+                    },
+                    "",
+                );
                 room.emit(RoomEvent::PipelineError {
                     participant_id: speaker,
                     stage,
