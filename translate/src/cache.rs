@@ -88,18 +88,38 @@ pub use redis_cache::RedisCache;
 #[cfg(feature = "redis")]
 mod redis_cache {
     use std::sync::Mutex;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::{CacheKey, TranslationCache};
     use crate::{Error, Result};
 
+    /// The longest a lookup or a store may take, connecting included: the cache is on the
+    /// translation path, so a slow or hung server costs a miss, never a late caption.
+    const TIMEOUT: Duration = Duration::from_millis(250);
+
+    /// How long the cache is left alone after the server failed before a reconnection is tried.
+    const RETRY: Duration = Duration::from_secs(2);
+
     /// A cache in Redis, shared by every process that uses the same server and prefix.
     /// Keys are `PREFIX` + the length-prefixed fields, so no sentence can collide with another
     /// key; entries expire after the time to live given.
+    ///
+    /// When the server goes away (or stops answering within 250 ms), the cache says so once
+    /// in the log and runs degraded: every lookup misses and nothing is stored, without
+    /// touching the network, and a reconnection is tried every 2 s; when it succeeds
+    /// the log says so and the cache serves again. Translation goes on throughout.
     pub struct RedisCache {
-        connection: Mutex<redis::Connection>,
+        client: redis::Client,
+        url: String,
+        link: Mutex<Link>,
         prefix: String,
         ttl: Duration,
+    }
+
+    /// The connection to the server, or when to try again.
+    enum Link {
+        Up(redis::Connection),
+        Down { retry_at: Instant },
     }
 
     impl std::fmt::Debug for RedisCache {
@@ -107,6 +127,7 @@ mod redis_cache {
             f.debug_struct("RedisCache")
                 .field("prefix", &self.prefix)
                 .field("ttl", &self.ttl)
+                .field("available", &self.is_available())
                 .finish()
         }
     }
@@ -116,14 +137,21 @@ mod redis_cache {
         pub fn connect(url: &str, prefix: &str, ttl: Duration) -> Result<Self> {
             let error = |e: redis::RedisError| Error::Model(format!("Redis at {url}: {e}"));
             let client = redis::Client::open(url).map_err(error)?;
-            let connection = client
-                .get_connection_with_timeout(Duration::from_secs(2))
-                .map_err(error)?;
+            let connection = open(&client).map_err(error)?;
             Ok(Self {
-                connection: Mutex::new(connection),
+                client,
+                url: url.to_string(),
+                link: Mutex::new(Link::Up(connection)),
                 prefix: prefix.to_string(),
                 ttl,
             })
+        }
+
+        /// Whether the server answered the last time it was asked (`false` while degraded).
+        pub fn is_available(&self) -> bool {
+            self.link
+                .lock()
+                .is_ok_and(|link| matches!(*link, Link::Up(_)))
         }
 
         fn key(&self, key: &CacheKey) -> String {
@@ -137,27 +165,74 @@ mod redis_cache {
                 field(&key.text)
             )
         }
+
+        /// Runs `command` on the server; `None` while degraded or when it fails.
+        fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Option<T> {
+            let mut link = self.link.lock().ok()?;
+            if let Link::Down { retry_at } = *link {
+                if Instant::now() < retry_at {
+                    return None;
+                }
+                match open(&self.client) {
+                    Ok(connection) => {
+                        log::info!("translation cache: Redis at {} is back", self.url);
+                        *link = Link::Up(connection);
+                    }
+                    Err(_) => {
+                        *link = Link::Down {
+                            retry_at: Instant::now() + RETRY,
+                        };
+                        return None;
+                    }
+                }
+            }
+            let Link::Up(connection) = &mut *link else {
+                return None;
+            };
+            match command.query(connection) {
+                Ok(value) => Some(value),
+                Err(e) => {
+                    // After a timeout a late reply could be read as the next command's: the
+                    // connection is dropped with the others that cannot go on.
+                    if e.is_unrecoverable_error() || e.is_timeout() {
+                        log::warn!(
+                            "translation cache: Redis at {} failed ({e}); translating without \
+                             the cache, reconnecting every {} s",
+                            self.url,
+                            RETRY.as_secs()
+                        );
+                        *link = Link::Down {
+                            retry_at: Instant::now() + RETRY,
+                        };
+                    }
+                    None
+                }
+            }
+        }
+    }
+
+    /// A connection to `client`'s server whose every wait is bounded by [`TIMEOUT`].
+    fn open(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
+        let connection = client.get_connection_with_timeout(TIMEOUT)?;
+        connection.set_read_timeout(Some(TIMEOUT))?;
+        connection.set_write_timeout(Some(TIMEOUT))?;
+        Ok(connection)
     }
 
     impl TranslationCache for RedisCache {
         fn get(&self, key: &CacheKey) -> Option<String> {
-            let mut connection = self.connection.lock().ok()?;
-            redis::cmd("GET")
-                .arg(self.key(key))
-                .query::<Option<String>>(&mut *connection)
-                .ok()
+            self.query::<Option<String>>(redis::cmd("GET").arg(self.key(key)))
                 .flatten()
         }
 
         fn put(&self, key: CacheKey, translation: String) {
-            if let Ok(mut connection) = self.connection.lock() {
-                let _: redis::RedisResult<()> = redis::cmd("SET")
+            let _: Option<()> = self.query(
+                redis::cmd("SET")
                     .arg(self.key(&key))
                     .arg(translation)
                     .arg("EX")
-                    .arg(self.ttl.as_secs().max(1))
-                    .query(&mut *connection);
-            }
+                    .arg(self.ttl.as_secs().max(1)),
+            );
         }
     }
 }

@@ -60,7 +60,7 @@ fn in_process_lru() {
 #[test]
 fn shared_redis() {
     use std::process::{Command, Stdio};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use dragoman_translate::cache::RedisCache;
 
@@ -69,19 +69,22 @@ fn shared_redis() {
         .local_addr()
         .unwrap()
         .port();
-    let mut server = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server is needed for this test: apt-get install redis-server");
     let url = format!("redis://127.0.0.1:{port}/");
+    let start = || {
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is needed for this test: apt-get install redis-server")
+    };
+    let mut server = start();
     let connect = || {
         for _ in 0..50 {
             if let Ok(cache) = RedisCache::connect(&url, "dragoman-test:", Duration::from_secs(60))
@@ -99,13 +102,41 @@ fn shared_redis() {
 
     server.kill().unwrap();
     server.wait().unwrap();
-    // The server gone: lookups miss, translation goes on without it.
+    // The server gone: lookups miss at once, translation goes on without it.
+    let asked = Instant::now();
     let out = engine()
-        .with_cache(reader)
+        .with_cache(reader.clone())
         .translate(&["I won!"], Lang::EN, Lang::ES)
         .unwrap();
     assert_eq!(out.len(), 1);
+    assert!(!reader.is_available());
+    let missed = Instant::now();
+    assert_eq!(
+        reader.get(&CacheKey::new("m", Lang::EN, Lang::ES, "x")),
+        None
+    );
+    assert!(
+        missed.elapsed() < Duration::from_millis(50),
+        "degraded: no network"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(10));
     // And a server that is not there is a clear error at connect time.
     let err = RedisCache::connect(&url, "x:", Duration::from_secs(1)).unwrap_err();
     assert!(err.to_string().contains("Redis at"), "{err}");
+
+    // The server back (empty: it kept nothing): the same cache reconnects and serves again.
+    let mut server = start();
+    let key = CacheKey::new("m", Lang::EN, Lang::ES, "back");
+    let back = (0..100).any(|_| {
+        reader.put(key.clone(), "de vuelta".into());
+        if reader.get(&key).is_some() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        false
+    });
+    assert!(back, "the cache reconnected");
+    assert!(reader.is_available());
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
