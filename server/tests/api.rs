@@ -709,3 +709,69 @@ async fn postgres_keeps_rooms_and_transcripts_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     survives_a_restart(dir.path(), &postgres.url).await;
 }
+
+/// PostgreSQL restarted under a running server: while it is gone, storing fails within the
+/// storage timeout (the transcript recorder keeps its lines and tries again) rather than
+/// hanging, and once it is back the same pool reconnects and the lines kept are stored:
+/// the transcript loses nothing.
+#[tokio::test]
+async fn a_postgres_restart_loses_no_transcript_line() {
+    use std::time::{Duration, Instant};
+
+    use dragoman_server::serve::db::STORAGE_TIMEOUT;
+
+    let mut postgres = Postgres::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.database_url = postgres.url.clone();
+    let state = state(config).await;
+    create_room(&state, r#"{"name":"outage"}"#).await;
+    let first = [line(
+        "an",
+        0,
+        "en",
+        "en",
+        "Before the outage.",
+        1_795_000_000_000,
+    )];
+    state.db.append_transcript("outage", &first).await.unwrap();
+
+    postgres.stop();
+    let during = [line(
+        "an",
+        1,
+        "en",
+        "en",
+        "During the outage.",
+        1_795_000_002_000,
+    )];
+    let asked = Instant::now();
+    let refused = state.db.append_transcript("outage", &during).await;
+    assert!(refused.is_err(), "the database is gone");
+    assert!(
+        asked.elapsed() < STORAGE_TIMEOUT + Duration::from_secs(2),
+        "failed in {:?}",
+        asked.elapsed()
+    );
+
+    postgres.run();
+    // The kept lines go with a later flush, once the pool has reconnected.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(e) = state.db.append_transcript("outage", &during).await {
+        assert!(
+            Instant::now() < deadline,
+            "never stored after the restart: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reply = call(&state, "GET", "/v1/rooms/outage/transcript", ADMIN, None).await;
+    let transcript = reply.json();
+    let texts: Vec<&str> = transcript["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["Before the outage.", "During the outage."]);
+    state.shut_down().await;
+}

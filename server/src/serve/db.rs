@@ -2,6 +2,8 @@
 //! or PostgreSQL, chosen by the URL at run time. One set of portable SQL serves both (the
 //! `Any` driver; `$N` parameters, which both accept); migrations are in `server/migrations`.
 
+use std::time::Duration;
+
 use dragoman_core::Glossary;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyPoolOptions;
@@ -56,6 +58,12 @@ pub struct Db {
 /// A storage error (the message names what failed).
 pub type DbResult<T> = Result<T, sqlx::Error>;
 
+/// The longest a call waits for a connection. With the database gone (a PostgreSQL restart),
+/// calls fail after this instead of sqlx's 30 s: a room's transcript recorder keeps its lines
+/// and tries again (it must not stall while the room's events pile up), and API calls answer
+/// with an error people see. The pool reconnects by itself when the server is back.
+pub const STORAGE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Db {
     /// Opens `url` (`sqlite://…` or `postgres://…`) and brings its schema up to date.
     pub async fn open(url: &str) -> DbResult<Self> {
@@ -64,6 +72,7 @@ impl Db {
         let max = if url.starts_with("sqlite:") { 1 } else { 8 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
+            .acquire_timeout(STORAGE_TIMEOUT)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::auth::Credentials;
 use super::config::Config;
-use super::db::{Db, RoomRecord, TranscriptLine};
+use super::db::{Db, RoomRecord, STORAGE_TIMEOUT, TranscriptLine};
 use super::metrics::Metrics;
 
 /// The live calls, by room name.
@@ -191,10 +191,25 @@ async fn flush(room: &str, db: &Db, metrics: &Metrics, pending: &mut Vec<Transcr
     if pending.is_empty() {
         return;
     }
-    match db.append_transcript(room, pending).await {
-        Ok(()) => pending.clear(),
-        Err(e) => {
-            tracing::warn!("room {room}: storing the transcript: {e}");
+    // Bounded, so the recorder never stalls on a hung database: the lines stay pending and
+    // go with the next flush (a transaction cut short is rolled back).
+    let stored = tokio::time::timeout(STORAGE_TIMEOUT, db.append_transcript(room, pending)).await;
+    match stored {
+        Ok(Ok(())) => pending.clear(),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                "room {room}: storing the transcript ({} lines kept for the next try): {e}",
+                pending.len()
+            );
+            metrics.error("storage");
+        }
+        Err(_) => {
+            tracing::warn!(
+                "room {room}: storing the transcript took over {} s ({} lines kept for the \
+                 next try)",
+                STORAGE_TIMEOUT.as_secs(),
+                pending.len()
+            );
             metrics.error("storage");
         }
     }

@@ -152,9 +152,12 @@ pub(crate) async fn create_room(state: &Arc<AppState>, body: &str) {
 /// A PostgreSQL server of its own (Debian's `postgresql` package), on a free port, stopped
 /// when dropped.
 pub(crate) struct Postgres {
-    child: Child,
+    child: Option<Child>,
     pub(crate) url: String,
-    _dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_root: bool,
+    dir: tempfile::TempDir,
 }
 
 impl Postgres {
@@ -168,21 +171,11 @@ impl Postgres {
             })
             .expect("PostgreSQL is not installed: `apt-get install postgresql` (.ci/run does)");
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
         // PostgreSQL refuses to run as root: run it as the `postgres` user the package made.
         let as_root = Command::new("id")
             .arg("-u")
             .output()
             .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-        let run_as = |program: &Path| {
-            if as_root {
-                let mut command = Command::new("runuser");
-                command.args(["-u", "postgres", "--"]).arg(program);
-                command
-            } else {
-                Command::new(program)
-            }
-        };
         if as_root {
             let status = Command::new("chown")
                 .args(["postgres:postgres"])
@@ -191,7 +184,17 @@ impl Postgres {
                 .unwrap();
             assert!(status.success());
         }
-        let status = run_as(&bin.join("initdb"))
+        let port = free_port();
+        let mut postgres = Self {
+            child: None,
+            url: format!("postgres://dragoman@127.0.0.1:{port}/postgres"),
+            bin,
+            port,
+            as_root,
+            dir,
+        };
+        let status = postgres
+            .command("initdb")
             .args([
                 "-A",
                 "trust",
@@ -202,47 +205,70 @@ impl Postgres {
                 "--no-instructions",
                 "-D",
             ])
-            .arg(&data)
+            .arg(postgres.dir.path().join("data"))
             .stdout(std::process::Stdio::null())
             .status()
             .expect("initdb");
         assert!(status.success(), "initdb failed");
-        let port = free_port();
-        let child = run_as(&bin.join("postgres"))
+        postgres.run();
+        postgres
+    }
+
+    /// `program` of the installed PostgreSQL, run as its own user where we are root.
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_root {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Starts the server on its data and port, and waits until it accepts connections.
+    pub(crate) fn run(&mut self) {
+        let child = self
+            .command("postgres")
             .arg("-D")
-            .arg(&data)
+            .arg(self.dir.path().join("data"))
             .args([
                 "-p",
-                &port.to_string(),
+                &self.port.to_string(),
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-k",
             ])
-            .arg(dir.path())
+            .arg(self.dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("postgres");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "PostgreSQL did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self {
-            child,
-            url: format!("postgres://dragoman@127.0.0.1:{port}/postgres"),
-            _dir: dir,
+    }
+
+    /// Stops the server ("fast" shutdown: open connections are cut) and waits for it.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = self
+                .command("pg_ctl")
+                .args(["stop", "-m", "fast", "-D"])
+                .arg(self.dir.path().join("data"))
+                .stdout(std::process::Stdio::null())
+                .status();
+            let _ = child.wait();
         }
     }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // SIGTERM: a "smart" shutdown; then reap it.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
