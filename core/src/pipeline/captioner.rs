@@ -35,9 +35,6 @@ pub struct Captioner {
     open: Option<CaptionText>,
     /// The media time up to which audio was pushed.
     heard_until: Option<StreamTime>,
-    /// Where the session's first audio sits in the media: sessions count time from their
-    /// first sample, and one started after a panic begins mid-stream.
-    origin: Option<StreamTime>,
     outputs: VecDeque<StageOutput>,
 }
 
@@ -59,7 +56,6 @@ impl Captioner {
             revision: 0,
             open: None,
             heard_until: None,
-            origin: None,
             outputs: VecDeque::new(),
         })
     }
@@ -74,7 +70,6 @@ impl Captioner {
         let Some(session) = &mut self.session else {
             return;
         };
-        self.origin.get_or_insert(chunk.start);
         let pushed = self.compute.run(Priority::Stream, &mut || {
             contain(|| session.push_audio(chunk))
         });
@@ -107,7 +102,6 @@ impl Captioner {
     /// partial heard, and the next audio opens a new one.
     fn restart(&mut self) {
         self.session = None;
-        self.origin = None;
         if let Some(mut caption) = self.open.take() {
             caption.is_final = true;
             caption.stable_prefix_len = caption.text.len();
@@ -130,10 +124,6 @@ impl Captioner {
     /// Numbers the session's events and queues them as outputs.
     fn collect(&mut self) {
         while let Some(event) = self.session.as_mut().and_then(|s| s.poll_event()) {
-            let media = |t: StreamTime| match self.origin {
-                Some(origin) => t.advanced(origin.at_rate(t.rate()).samples()),
-                None => t,
-            };
             let (caption, lang, end) = match event {
                 SttEvent::Partial {
                     text,
@@ -147,7 +137,7 @@ impl Captioner {
                         stable_prefix_len,
                         expected_final_len,
                         is_final: false,
-                        start: media(start),
+                        start,
                     },
                     self.spoken,
                     None,
@@ -165,10 +155,10 @@ impl Captioner {
                         expected_final_len: None,
                         text,
                         is_final: true,
-                        start: media(start),
+                        start,
                     },
                     Some(lang),
-                    Some(media(end)),
+                    Some(end),
                 ),
             };
             self.emit(caption, lang, end);

@@ -179,6 +179,10 @@ pub struct WhisperStream {
     kept_from: u64,
     /// 16 kHz samples received.
     received: u64,
+    /// Where the first chunk sits in the stream (16 kHz): the session counts its samples from
+    /// zero, and its events are in the stream's time, which need not start at zero (a session
+    /// started mid-call, after another one failed). Set by the first push.
+    origin: Option<u64>,
     utterance: Option<Utterance>,
     /// The engine's count of streams in an utterance, and whether this one is counted in it.
     speaking: Arc<AtomicUsize>,
@@ -267,6 +271,7 @@ impl WhisperStream {
             audio: Vec::new(),
             kept_from: 0,
             received: 0,
+            origin: None,
             utterance: None,
             speaking: Arc::clone(&engine.speaking),
             counted: false,
@@ -277,6 +282,11 @@ impl WhisperStream {
 
     fn time(samples: u64) -> StreamTime {
         StreamTime::from_samples(samples, SampleRate::HZ_16000)
+    }
+
+    /// The stream's time `samples` into this session.
+    fn media(&self, samples: u64) -> StreamTime {
+        Self::time(self.origin.unwrap_or_default() + samples)
     }
 
     fn samples(&self, from: u64, to: u64) -> &[f32] {
@@ -481,10 +491,11 @@ impl WhisperStream {
         let (lang, lang_probability) = u
             .lang
             .unwrap_or((self.stt.language.unwrap_or(Lang::EN), None));
+        let (start, end) = (self.media(u.start), self.media(at));
         self.events.push_back(SttEvent::Final {
             text: u.committed.join(" "),
-            start: Self::time(u.start),
-            end: Self::time(at),
+            start,
+            end,
             lang,
             lang_probability,
         });
@@ -549,7 +560,7 @@ impl WhisperStream {
                 expected_final_len: expected_final_len.filter(|&n| n <= text.len()),
                 text,
                 stable_prefix_len: stable.len(),
-                start: Self::time(u.start),
+                start: self.media(u.start),
             });
         }
     }
@@ -618,7 +629,7 @@ impl WhisperStream {
                 expected_final_len: Some(text.len()),
                 text,
                 stable_prefix_len,
-                start: Self::time(start),
+                start: self.media(start),
             });
         }
         Ok(())
@@ -680,8 +691,8 @@ impl WhisperStream {
         if !all.is_empty() {
             self.events.push_back(SttEvent::Final {
                 text: all.join(" "),
-                start: Self::time(start),
-                end: Self::time(end),
+                start: self.media(start),
+                end: self.media(end),
                 lang,
                 lang_probability,
             });
@@ -801,6 +812,8 @@ impl SttSession for WhisperStream {
                 "push_audio after finish; call reset to start a new stream".into(),
             ));
         }
+        self.origin
+            .get_or_insert_with(|| chunk.start.at_rate(SampleRate::HZ_16000).samples());
         let samples = self.to_16k.push(chunk)?;
         self.ingest(samples)?;
         self.drive()
@@ -833,6 +846,7 @@ impl SttSession for WhisperStream {
         self.audio.clear();
         self.kept_from = 0;
         self.received = 0;
+        self.origin = None;
         self.utterance = None;
         self.count_speaking();
         self.events.clear();
