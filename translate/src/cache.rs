@@ -122,6 +122,15 @@ mod redis_cache {
         Down { retry_at: Instant },
     }
 
+    impl Link {
+        /// The server just failed: leave it alone for [`RETRY`].
+        fn down() -> Self {
+            Self::Down {
+                retry_at: Instant::now() + RETRY,
+            }
+        }
+    }
+
     impl std::fmt::Debug for RedisCache {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("RedisCache")
@@ -179,9 +188,7 @@ mod redis_cache {
                         *link = Link::Up(connection);
                     }
                     Err(_) => {
-                        *link = Link::Down {
-                            retry_at: Instant::now() + RETRY,
-                        };
+                        *link = Link::down();
                         return None;
                     }
                 }
@@ -201,9 +208,7 @@ mod redis_cache {
                             self.url,
                             RETRY.as_secs()
                         );
-                        *link = Link::Down {
-                            retry_at: Instant::now() + RETRY,
-                        };
+                        *link = Link::down();
                     }
                     None
                 }

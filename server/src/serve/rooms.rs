@@ -193,21 +193,16 @@ async fn flush(room: &str, db: &Db, metrics: &Metrics, pending: &mut Vec<Transcr
     }
     // Bounded, so the recorder never stalls on a hung database: the lines stay pending and
     // go with the next flush (a transaction cut short is rolled back).
-    let stored = tokio::time::timeout(STORAGE_TIMEOUT, db.append_transcript(room, pending)).await;
+    let stored =
+        match tokio::time::timeout(STORAGE_TIMEOUT, db.append_transcript(room, pending)).await {
+            Ok(stored) => stored.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer in {} s", STORAGE_TIMEOUT.as_secs())),
+        };
     match stored {
-        Ok(Ok(())) => pending.clear(),
-        Ok(Err(e)) => {
+        Ok(()) => pending.clear(),
+        Err(why) => {
             tracing::warn!(
-                "room {room}: storing the transcript ({} lines kept for the next try): {e}",
-                pending.len()
-            );
-            metrics.error("storage");
-        }
-        Err(_) => {
-            tracing::warn!(
-                "room {room}: storing the transcript took over {} s ({} lines kept for the \
-                 next try)",
-                STORAGE_TIMEOUT.as_secs(),
+                "room {room}: storing the transcript ({} lines kept for the next try): {why}",
                 pending.len()
             );
             metrics.error("storage");
